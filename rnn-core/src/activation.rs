@@ -1,0 +1,67 @@
+//! Element-wise functions: the built-in activations and the trait for your own.
+
+use crate::Scalar;
+
+/// An element-wise function of your own, usable in `recurrent!` through `fn name = Type;`.
+/// Both functions take the *input* `x` of the activation.
+///
+/// ```
+/// use rnn_core::{Activation, Scalar};
+///
+/// /// softsign(x) = x / (1 + |x|)
+/// pub struct Softsign;
+///
+/// impl Activation for Softsign {
+///     fn value<T: Scalar>(x: T) -> T {
+///         x / (T::one() + x.abs())
+///     }
+///     fn derivative<T: Scalar>(x: T) -> T {
+///         let d = T::one() + x.abs();
+///         T::one() / (d * d)
+///     }
+/// }
+/// assert_eq!(Softsign::value(1.0_f64), 0.5);
+/// ```
+pub trait Activation {
+    /// f(x).
+    fn value<T: Scalar>(x: T) -> T;
+    /// f′(x).
+    fn derivative<T: Scalar>(x: T) -> T;
+}
+
+/// tanh(x).
+pub fn tanh<T: Scalar>(x: T) -> T {
+    x.tanh()
+}
+
+/// The logistic function 1 / (1 + e^(−x)), evaluated without overflow for any x.
+pub fn sigmoid<T: Scalar>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// max(x, 0).
+pub fn relu<T: Scalar>(x: T) -> T {
+    if x > T::zero() { x } else { T::zero() }
+}
+
+/// x.
+pub fn identity<T: Scalar>(x: T) -> T {
+    x
+}
+
+/// e^x.
+pub fn exp<T: Scalar>(x: T) -> T {
+    x.exp()
+}
+
+/// ln(1 + e^x), evaluated as max(x, 0) + ln(1 + e^(−|x|)) so it neither overflows nor loses
+/// the small values.
+pub fn softplus<T: Scalar>(x: T) -> T {
+    let positive = if x > T::zero() { x } else { T::zero() };
+    positive + (-x.abs()).exp().ln_1p()
+}

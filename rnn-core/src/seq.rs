@@ -1,0 +1,228 @@
+//! Sequence drivers: unrolling a cell over time and backpropagation through time.
+//!
+//! # The equations
+//! With states `s_t = f(s_{t-1}, x_t; θ)` for `t = 1..T` and a loss `L` that reads any of the
+//! states, write `ḡ_t = ∂L/∂s_t` for the *explicit* dependence of the loss on `s_t` (what the
+//! caller passes as `d_states[t-1]`). Full BPTT runs the adjoint recurrence backwards:
+//!
+//! ```text
+//! δ_T = ḡ_T,   δ_{t-1} = ḡ_{t-1} + (∂s_t/∂s_{t-1})ᵀ δ_t,   ∂L/∂s_0 = (∂s_1/∂s_0)ᵀ δ_1
+//! ∂L/∂θ = Σ_t (∂⁺s_t/∂θ)ᵀ δ_t,     ∂L/∂x_t = (∂s_t/∂x_t)ᵀ δ_t
+//! ```
+//!
+//! where `∂⁺` is the immediate partial with `s_{t-1}` held fixed. Each `(∂s_t/∂·)ᵀ δ_t` is one
+//! call of the generated [`Cell::step_backward`]. The state-independent projection of all steps
+//! is computed by one [`Cell::project`] call before the loop and differentiated by one
+//! [`Cell::project_backward`] call after it.
+
+use crate::{Cell, Error, Scalar, Tensors};
+use nalgebra::DMatrix;
+
+/// A forward pass kept for backpropagation.
+#[derive(Clone, Debug)]
+pub struct Trajectory<T: Scalar, C: Cell<T>> {
+    /// `states[0]` is the initial state, `states[t]` the state after step `t`.
+    pub states: Vec<C::State>,
+    caches: Vec<C::Cache>,
+    wide_input: C::Input,
+    batch: usize,
+}
+
+impl<T: Scalar, C: Cell<T>> Trajectory<T, C> {
+    /// The number of steps `T`.
+    pub fn len(&self) -> usize {
+        self.caches.len()
+    }
+
+    /// True when no step was taken (never the case for a trajectory from [`unroll`]).
+    pub fn is_empty(&self) -> bool {
+        self.caches.is_empty()
+    }
+
+    /// The batch size `B`.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// The output state (the cell's `output`) after step `t`, for `t` in `1..=T`.
+    pub fn output(&self, t: usize) -> Option<&DMatrix<T>> {
+        self.states.get(t).and_then(|s| s.get(C::OUTPUT))
+    }
+
+    /// The final state.
+    pub fn last_state(&self) -> &C::State {
+        // `unroll` always stores the initial state, so the vector is never empty.
+        &self.states[self.states.len() - 1]
+    }
+}
+
+/// Gradients of a loss through a whole sequence.
+#[derive(Clone, Debug)]
+pub struct SequenceGrad<T: Scalar, C: Cell<T>> {
+    /// ∂L/∂θ for every parameter.
+    pub params: C::Grad,
+    /// ∂L/∂x_t for every step.
+    pub inputs: Vec<C::Input>,
+    /// ∂L/∂s_0.
+    pub initial_state: C::State,
+}
+
+fn hstack<T: Scalar>(blocks: &[&DMatrix<T>], rows: usize) -> DMatrix<T> {
+    let cols: usize = blocks.iter().map(|b| b.ncols()).sum();
+    let mut data = Vec::with_capacity(rows * cols);
+    for b in blocks {
+        data.extend_from_slice(b.as_slice());
+    }
+    DMatrix::from_vec(rows, cols, data)
+}
+
+fn columns<T: Scalar>(m: &DMatrix<T>, start: usize, count: usize) -> DMatrix<T> {
+    let rows = m.nrows();
+    DMatrix::from_column_slice(rows, count, &m.as_slice()[start * rows..(start + count) * rows])
+}
+
+fn check_sequence<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    initial: &C::State,
+    inputs: &[C::Input],
+) -> Result<usize, Error> {
+    if inputs.is_empty() {
+        return Err(Error::EmptySequence {
+            what: format!("the input sequence of {}", C::NAME),
+        });
+    }
+    cell.check_params()?;
+    let batch = crate::tensors::check_tensors(
+        &format!("initial state of {}", C::NAME),
+        initial,
+        |k| cell.state_rows(k),
+        None,
+    )?;
+    for (t, x) in inputs.iter().enumerate() {
+        crate::tensors::check_tensors(
+            &format!("input at step {t} of {}", C::NAME),
+            x,
+            |k| cell.input_rows(k),
+            Some(batch),
+        )?;
+    }
+    Ok(batch)
+}
+
+fn wide_input<T: Scalar, C: Cell<T>>(cell: &C, inputs: &[C::Input]) -> C::Input {
+    C::Input::from_fn(|k| {
+        let blocks: Vec<&DMatrix<T>> = inputs.iter().filter_map(|x| x.get(k)).collect();
+        hstack(&blocks, cell.input_rows(k))
+    })
+}
+
+fn step_projection<T: Scalar, C: Cell<T>>(wide: &C::Projection, t: usize, batch: usize) -> C::Projection {
+    C::Projection::from_fn(|k| {
+        wide.get(k)
+            .map_or_else(|| DMatrix::zeros(0, batch), |m| columns(m, t * batch, batch))
+    })
+}
+
+/// Runs the cell over a sequence for inference and returns the state after every step.
+pub fn run<T: Scalar, C: Cell<T>>(cell: &C, initial: &C::State, inputs: &[C::Input]) -> Result<Vec<C::State>, Error> {
+    let batch = check_sequence(cell, initial, inputs)?;
+    let projection = cell.project(&wide_input(cell, inputs))?;
+    let mut states = Vec::with_capacity(inputs.len());
+    let mut state = initial.clone();
+    for t in 0..inputs.len() {
+        state = cell.step(&step_projection::<T, C>(&projection, t, batch), &state)?;
+        states.push(state.clone());
+    }
+    Ok(states)
+}
+
+/// Runs the cell over a sequence, keeping the caches for [`bptt`].
+///
+/// `inputs[t]` is the input of step `t + 1`; all matrices share the batch size of `initial`.
+pub fn unroll<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    initial: &C::State,
+    inputs: &[C::Input],
+) -> Result<Trajectory<T, C>, Error> {
+    let batch = check_sequence(cell, initial, inputs)?;
+    let wide_input = wide_input(cell, inputs);
+    let projection = cell.project(&wide_input)?;
+    let mut states = Vec::with_capacity(inputs.len() + 1);
+    let mut caches = Vec::with_capacity(inputs.len());
+    states.push(initial.clone());
+    for t in 0..inputs.len() {
+        let (next, cache) = cell.step_cached(&step_projection::<T, C>(&projection, t, batch), &states[t])?;
+        states.push(next);
+        caches.push(cache);
+    }
+    Ok(Trajectory {
+        states,
+        caches,
+        wide_input,
+        batch,
+    })
+}
+
+/// Full backpropagation through time.
+///
+/// `d_states[t]` is the explicit partial `∂L/∂s_{t+1}` of the loss with respect to the state
+/// after step `t + 1` (all state matrices, e.g. `h` and `c` for an LSTM); use
+/// [`Cell::zero_state`] where the loss does not read a step. Returns the gradients with
+/// respect to every parameter, every input step and the initial state.
+pub fn bptt<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    trajectory: &Trajectory<T, C>,
+    d_states: &[C::State],
+) -> Result<SequenceGrad<T, C>, Error> {
+    let steps = trajectory.len();
+    if d_states.len() != steps {
+        return Err(Error::Length {
+            what: format!("state adjoints (one per step) of {}", C::NAME),
+            expected: steps,
+            found: d_states.len(),
+        });
+    }
+    let batch = trajectory.batch;
+    for (t, d) in d_states.iter().enumerate() {
+        crate::tensors::check_tensors(
+            &format!("state adjoint at step {t} of {}", C::NAME),
+            d,
+            |k| cell.state_rows(k),
+            Some(batch),
+        )?;
+    }
+    let mut grad = cell.zero_grad();
+    let mut wide_d_projection =
+        C::Projection::from_fn(|k| DMatrix::zeros(cell.projection_rows(k), steps * batch));
+    let mut carry = cell.zero_state(batch);
+    for t in (0..steps).rev() {
+        let mut delta = d_states[t].clone();
+        for k in 0..C::State::NAMES.len() {
+            if let (Some(target), Some(c)) = (delta.get_mut(k), carry.get(k)) {
+                *target += c;
+            }
+        }
+        let (d_prev, d_projection) = cell.step_backward(&trajectory.caches[t], &delta, &mut grad)?;
+        for k in 0..C::Projection::NAMES.len() {
+            if let (Some(wide), Some(d)) = (wide_d_projection.get_mut(k), d_projection.get(k)) {
+                wide.columns_mut(t * batch, batch).copy_from(d);
+            }
+        }
+        carry = d_prev;
+    }
+    let wide_d_input = cell.project_backward(&trajectory.wide_input, &wide_d_projection, &mut grad)?;
+    let inputs = (0..steps)
+        .map(|t| {
+            C::Input::from_fn(|k| {
+                wide_d_input
+                    .get(k)
+                    .map_or_else(|| DMatrix::zeros(0, batch), |m| columns(m, t * batch, batch))
+            })
+        })
+        .collect();
+    Ok(SequenceGrad {
+        params: grad,
+        inputs,
+        initial_state: carry,
+    })
+}

@@ -1,0 +1,781 @@
+//! Stage 5: emitting the Rust items of each cell (see the `rnn_core` crate docs for what a user
+//! gets). Errors of any stage become `compile_error!`s plus [`crate::fallback`] stubs.
+
+use crate::adjoint::{self, Leaf, Plan, leaf_place, proj_field, rows_of, value_var};
+use crate::ast::{CellDef, Cells};
+use crate::ctxt::Ctxt;
+use crate::ir::{CellIr, Dep, Kind, NodeId};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use std::collections::BTreeSet;
+
+pub fn expand(input: TokenStream) -> TokenStream {
+    let cells: Cells = match syn::parse2(input) {
+        Ok(cells) => cells,
+        Err(error) => return error.to_compile_error(),
+    };
+    let mut out = TokenStream::new();
+    for cell in &cells.cells {
+        out.extend(expand_cell(cell));
+    }
+    out
+}
+
+fn expand_cell(cell: &CellDef) -> TokenStream {
+    let mut cx = Ctxt::default();
+    crate::valid::check(cell, &mut cx);
+    let ir = crate::lower::lower(cell, &mut cx);
+    match (cx.finish(), ir) {
+        (Ok(()), Some(ir)) => emit(&ir),
+        (Err(error), _) => {
+            let mut out = error.to_compile_error();
+            out.extend(crate::fallback::stubs(cell));
+            out
+        }
+        (Ok(()), None) => {
+            let mut out = syn::Error::new(cell.name.span(), "rnn-macros: this cell could not be lowered")
+                .to_compile_error();
+            out.extend(crate::fallback::stubs(cell));
+            out
+        }
+    }
+}
+
+fn doc(text: String) -> TokenStream {
+    quote!(#[doc = #text])
+}
+
+fn shape_text(kind: &Kind) -> String {
+    match kind {
+        Kind::Scalar => "scalar".to_owned(),
+        Kind::Vector { len, .. } => format!("[{len}]"),
+        Kind::Matrix { rows, cols } => format!("[{rows}, {cols}]"),
+        Kind::Error => "?".to_owned(),
+    }
+}
+
+/// Rust type of a parameter or hyper-parameter.
+fn param_type(kind: &Kind) -> TokenStream {
+    let na = quote!(::rnn_core::__private::nalgebra);
+    match kind {
+        Kind::Scalar | Kind::Error => quote!(T),
+        Kind::Vector { .. } => quote!(#na::DVector<T>),
+        Kind::Matrix { .. } => quote!(#na::DMatrix<T>),
+    }
+}
+
+/// `(rows, cols)` expected at run time for a parameter of this kind.
+fn param_shape(kind: &Kind, dims: &TokenStream) -> TokenStream {
+    match kind {
+        Kind::Matrix { rows, cols } => {
+            let (r, c) = (rows.runtime(dims), cols.runtime(dims));
+            quote!((#r, #c))
+        }
+        Kind::Vector { len, .. } => {
+            let n = len.runtime(dims);
+            quote!((#n, 1usize))
+        }
+        Kind::Scalar | Kind::Error => quote!((1usize, 1usize)),
+    }
+}
+
+fn zeros_of(kind: &Kind, dims: &TokenStream) -> TokenStream {
+    let na = quote!(::rnn_core::__private::nalgebra);
+    match kind {
+        Kind::Matrix { rows, cols } => {
+            let (r, c) = (rows.runtime(dims), cols.runtime(dims));
+            quote!(#na::DMatrix::<T>::zeros(#r, #c))
+        }
+        Kind::Vector { len, .. } => {
+            let n = len.runtime(dims);
+            quote!(#na::DVector::<T>::zeros(#n))
+        }
+        Kind::Scalar | Kind::Error => quote!(<T as #na::RealField>::zero()),
+    }
+}
+
+fn filled_of(kind: &Kind, dims: &TokenStream, value: f64) -> TokenStream {
+    let na = quote!(::rnn_core::__private::nalgebra);
+    let v = quote!(::rnn_core::__private::lit::<T>(#value));
+    match kind {
+        Kind::Matrix { rows, cols } => {
+            let (r, c) = (rows.runtime(dims), cols.runtime(dims));
+            quote!(#na::DMatrix::<T>::from_element(#r, #c, #v))
+        }
+        Kind::Vector { len, .. } => {
+            let n = len.runtime(dims);
+            quote!(#na::DVector::<T>::from_element(#n, #v))
+        }
+        Kind::Scalar | Kind::Error => v,
+    }
+}
+
+/// Shape of a parameter as reported by `visit`: `&[]`, `&[n]` or `&[r, c]`.
+fn visit_shape(kind: &Kind, place: &TokenStream) -> TokenStream {
+    match kind {
+        Kind::Matrix { .. } => quote!(&[#place.nrows(), #place.ncols()]),
+        Kind::Vector { .. } => quote!(&[#place.nrows()]),
+        Kind::Scalar | Kind::Error => quote!(&[]),
+    }
+}
+
+fn visit_slice(kind: &Kind, place: &TokenStream, mutable: bool) -> TokenStream {
+    match (kind, mutable) {
+        (Kind::Scalar | Kind::Error, false) => quote!(::core::slice::from_ref(&#place)),
+        (Kind::Scalar | Kind::Error, true) => quote!(::core::slice::from_mut(&mut #place)),
+        (_, false) => quote!(#place.as_slice()),
+        (_, true) => quote!(#place.as_mut_slice()),
+    }
+}
+
+fn found_shape(kind: &Kind, place: &TokenStream) -> TokenStream {
+    match kind {
+        Kind::Scalar | Kind::Error => quote!((1usize, 1usize)),
+        _ => quote!((#place.nrows(), #place.ncols())),
+    }
+}
+
+fn emit(ir: &CellIr) -> TokenStream {
+    let rt = quote!(::rnn_core::__private);
+    let na = quote!(#rt::nalgebra);
+    let vis = &ir.vis;
+    let name = &ir.name;
+    let name_text = name.to_string();
+    let attrs = &ir.attrs;
+    let dims_ty = format_ident!("{}Dims", name);
+    let grad_ty = format_ident!("{}Grad", name);
+    let state_ty = format_ident!("{}State", name);
+    let input_ty = format_ident!("{}Input", name);
+    let proj_ty = format_ident!("{}Projection", name);
+    let cache_ty = format_ident!("{}Cache", name);
+    let dims = quote!(dims);
+    let plan: Plan = adjoint::plan(ir);
+    let allow = quote!(#[allow(unused_variables, unused_mut, unused_parens, clippy::all)]);
+
+    // ---- dimensions ----
+    let dim_fields: Vec<_> = ir.dims.iter().map(|d| format_ident!("{}", d)).collect();
+    let dim_texts: Vec<String> = ir.dims.clone();
+    let dim_docs: Vec<TokenStream> = ir
+        .dims
+        .iter()
+        .map(|d| doc(format!("The dimension `{d}` of the DSL.")))
+        .collect();
+    let dims_doc = doc(format!("The dimensions of [`{name}`]; every one must be at least 1."));
+
+    // ---- parameters ----
+    let param_names: Vec<_> = ir.params.iter().map(|p| &p.name).collect();
+    let param_texts: Vec<String> = param_names.iter().map(|p| p.to_string()).collect();
+    let param_types: Vec<_> = ir.params.iter().map(|p| param_type(&p.kind)).collect();
+    let param_docs: Vec<TokenStream> = ir
+        .params
+        .iter()
+        .map(|p| {
+            let docs = &p.docs;
+            let shape = doc(format!("Trainable, shape `{}`.", shape_text(&p.kind)));
+            quote!(#(#docs)* #shape)
+        })
+        .collect();
+    let grad_docs: Vec<TokenStream> = ir
+        .params
+        .iter()
+        .map(|p| doc(format!("∂L/∂`{}`, shape `{}`.", p.name, shape_text(&p.kind))))
+        .collect();
+    let hyper_names: Vec<_> = ir.hypers.iter().map(|h| &h.name).collect();
+    let hyper_types: Vec<_> = ir.hypers.iter().map(|h| param_type(&h.kind)).collect();
+    let hyper_docs: Vec<TokenStream> = ir
+        .hypers
+        .iter()
+        .map(|h| {
+            let docs = &h.docs;
+            let text = doc(format!(
+                "Hyper-parameter (not trained), shape `{}`, default {}.",
+                shape_text(&h.kind),
+                h.default
+            ));
+            quote!(#(#docs)* #text)
+        })
+        .collect();
+    let hyper_defaults: Vec<_> = ir.hypers.iter().map(|h| filled_of(&h.kind, &dims, h.default)).collect();
+    let param_zeros: Vec<_> = ir.params.iter().map(|p| zeros_of(&p.kind, &dims)).collect();
+    let param_dims_text: Vec<String> = ir
+        .params
+        .iter()
+        .map(|p| match &p.kind {
+            Kind::Matrix { rows, cols } => format!("{rows} × {cols}"),
+            Kind::Vector { len, .. } => format!("{len}"),
+            _ => "scalar".to_owned(),
+        })
+        .collect();
+    let param_expected: Vec<_> = ir.params.iter().map(|p| param_shape(&p.kind, &dims)).collect();
+    let self_places: Vec<TokenStream> = param_names.iter().map(|n| quote!(self.#n)).collect();
+    let grad_places: Vec<TokenStream> = param_names.iter().map(|n| quote!(grad.#n)).collect();
+    let arg_places: Vec<TokenStream> = param_names.iter().map(|n| quote!(#n)).collect();
+    let found = |places: &[TokenStream]| -> Vec<TokenStream> {
+        ir.params.iter().zip(places).map(|(p, place)| found_shape(&p.kind, place)).collect()
+    };
+    let self_found = found(&self_places);
+    let grad_found = found(&grad_places);
+    let arg_found = found(&arg_places);
+    let visit_shapes: Vec<_> = ir.params.iter().zip(&self_places).map(|(p, pl)| visit_shape(&p.kind, pl)).collect();
+    let visit_slices: Vec<_> = ir.params.iter().zip(&self_places).map(|(p, pl)| visit_slice(&p.kind, pl, false)).collect();
+    let visit_slices_mut: Vec<_> = ir.params.iter().zip(&self_places).map(|(p, pl)| visit_slice(&p.kind, pl, true)).collect();
+    let hyper_expected: Vec<_> = ir.hypers.iter().map(|h| param_shape(&h.kind, &dims)).collect();
+    let hyper_found: Vec<_> = ir
+        .hypers
+        .iter()
+        .map(|h| {
+            let n = &h.name;
+            found_shape(&h.kind, &quote!(self.#n))
+        })
+        .collect();
+    let hyper_texts: Vec<String> = ir.hypers.iter().map(|h| format!("hyper-parameter {}", h.name)).collect();
+    let hyper_dims_text: Vec<String> = ir.hypers.iter().map(|h| shape_text(&h.kind)).collect();
+    let init_bounds: Vec<f64> = ir
+        .params
+        .iter()
+        .map(|p| match &p.kind {
+            Kind::Matrix { .. } | Kind::Vector { .. } => 0.0,
+            _ => 1.0,
+        })
+        .collect();
+    let init_bound_exprs: Vec<TokenStream> = ir
+        .params
+        .iter()
+        .zip(&init_bounds)
+        .map(|(p, fixed)| match &p.kind {
+            Kind::Matrix { cols, .. } => {
+                let c = cols.runtime(&dims);
+                quote!(1.0 / (#c as f64).sqrt())
+            }
+            Kind::Vector { len, .. } => {
+                let n = len.runtime(&dims);
+                quote!(1.0 / (#n as f64).sqrt())
+            }
+            _ => quote!(#fixed),
+        })
+        .collect();
+    let init_fill: Vec<TokenStream> = ir
+        .params
+        .iter()
+        .zip(&init_bound_exprs)
+        .map(|(p, bound)| {
+            let n = &p.name;
+            match &p.kind {
+                Kind::Scalar | Kind::Error => quote!(cell.#n = #rt::uniform(&mut rng, #bound);),
+                _ => quote! {
+                    let bound = #bound;
+                    cell.#n.iter_mut().for_each(|x| *x = #rt::uniform(&mut rng, bound));
+                },
+            }
+        })
+        .collect();
+    let acc_kinds: Vec<bool> = ir.params.iter().map(|p| p.kind == Kind::Scalar).collect();
+    let _ = acc_kinds;
+
+    // ---- states, inputs, projection ----
+    let state_names: Vec<_> = ir.states.iter().map(|s| &s.name).collect();
+    let state_texts: Vec<String> = state_names.iter().map(|s| s.to_string()).collect();
+    let state_rows: Vec<_> = ir.states.iter().map(|s| rows_of(&s.kind, &dims)).collect();
+    let state_docs: Vec<TokenStream> = ir
+        .states
+        .iter()
+        .map(|s| {
+            let docs = &s.docs;
+            let d = doc(format!("Shape `{} × B`.", shape_text(&s.kind).trim_matches(['[', ']'])));
+            quote!(#(#docs)* #d)
+        })
+        .collect();
+    let state_idx: Vec<usize> = (0..ir.states.len()).collect();
+    let input_names: Vec<_> = ir.inputs.iter().map(|s| &s.name).collect();
+    let input_texts: Vec<String> = input_names.iter().map(|s| s.to_string()).collect();
+    let input_rows: Vec<_> = ir.inputs.iter().map(|s| rows_of(&s.kind, &dims)).collect();
+    let input_docs: Vec<TokenStream> = ir
+        .inputs
+        .iter()
+        .map(|s| {
+            let docs = &s.docs;
+            let d = doc(format!("Shape `{} × B`.", shape_text(&s.kind).trim_matches(['[', ']'])));
+            quote!(#(#docs)* #d)
+        })
+        .collect();
+    let input_idx: Vec<usize> = (0..ir.inputs.len()).collect();
+    let proj_fields: Vec<_> = (0..plan.frontier.len()).map(proj_field).collect();
+    let proj_texts: Vec<String> = proj_fields.iter().map(|f| f.to_string()).collect();
+    let proj_rows: Vec<_> = plan.frontier.iter().map(|&n| rows_of(&ir.nodes[n].kind, &dims)).collect();
+    let proj_idx: Vec<usize> = (0..plan.frontier.len()).collect();
+    let proj_docs: Vec<TokenStream> = plan
+        .frontier
+        .iter()
+        .map(|&n| doc(format!("A state-independent value of the step, shape `{} × B`.", shape_text(&ir.nodes[n].kind).trim_matches(['[', ']']))))
+        .collect();
+
+    // ---- cache ----
+    let cache_fields: Vec<_> = plan.cached.iter().map(|&n| value_var(n)).collect();
+    let cache_rows: Vec<_> = plan.cached.iter().map(|&n| rows_of(&ir.nodes[n].kind, &dims)).collect();
+    let cache_texts: Vec<String> = cache_fields.iter().map(|f| f.to_string()).collect();
+
+    // ---- places ----
+    let state_in = quote!(state);
+    let proj_in = quote!(proj);
+    let input_in = quote!(input);
+    let fwd_step_place = |n: NodeId| -> TokenStream {
+        match plan.step.leaves.get(&n) {
+            Some(&leaf) => leaf_place(ir, leaf, &state_in, &proj_in, &input_in),
+            None => {
+                let v = value_var(n);
+                quote!(#v)
+            }
+        }
+    };
+    let fwd_proj_place = |n: NodeId| -> TokenStream {
+        match plan.proj.leaves.get(&n) {
+            Some(&leaf) => leaf_place(ir, leaf, &state_in, &proj_in, &input_in),
+            None => {
+                let v = value_var(n);
+                quote!(#v)
+            }
+        }
+    };
+    let cached_set: BTreeSet<NodeId> = plan.cached.iter().copied().collect();
+    let back_step_place = |n: NodeId| -> TokenStream {
+        if cached_set.contains(&n) {
+            let v = value_var(n);
+            return quote!(cache.#v);
+        }
+        fwd_step_place(n)
+    };
+
+    // ---- projection ----
+    let proj_forward = adjoint::forward_code(ir, &plan.proj.members, &fwd_proj_place);
+    let proj_outputs: Vec<TokenStream> = plan
+        .frontier
+        .iter()
+        .map(|&n| {
+            let place = fwd_proj_place(n);
+            if plan.proj.leaves.contains_key(&n) {
+                quote!(#place.clone())
+            } else {
+                place
+            }
+        })
+        .collect();
+    let proj_recompute = adjoint::forward_code(ir, &plan.proj_recompute, &fwd_proj_place);
+    let proj_seeds: Vec<(NodeId, TokenStream)> = plan
+        .frontier
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| {
+            let f = proj_field(k);
+            (n, quote!(d_proj.#f))
+        })
+        .collect();
+    let (proj_sweep, proj_sinks) = adjoint::backward_code(ir, &plan.proj, &proj_seeds, &fwd_proj_place, &dims);
+    let mut proj_param_sinks = TokenStream::new();
+    let mut d_inputs: Vec<TokenStream> = ir.inputs.iter().map(|t| {
+        let rows = rows_of(&t.kind, &dims);
+        quote!(#rt::zeros(#rows, batch))
+    }).collect();
+    for (&leaf, var) in &proj_sinks {
+        match plan.proj.leaves.get(&leaf) {
+            Some(Leaf::Param(k)) => proj_param_sinks.extend(param_sink(ir, *k, var)),
+            Some(Leaf::InputIn(k)) => d_inputs[*k] = quote!(#var),
+            _ => {}
+        }
+    }
+
+    // ---- step ----
+    let step_forward = adjoint::forward_code(ir, &plan.step.members, &fwd_step_place);
+    let mut used_outputs: BTreeSet<NodeId> = BTreeSet::new();
+    let step_outputs = |with_cache: bool, used: &mut BTreeSet<NodeId>| -> Vec<TokenStream> {
+        ir.assigns
+            .iter()
+            .map(|&n| {
+                let place = fwd_step_place(n);
+                let leaf = plan.step.leaves.contains_key(&n);
+                let shared = !used.insert(n) || (with_cache && cached_set.contains(&n))
+                    || ir.assigns.iter().filter(|&&m| m == n).count() > 1;
+                if leaf || shared { quote!(#place.clone()) } else { place }
+            })
+            .collect()
+    };
+    let outputs_infer = step_outputs(false, &mut used_outputs);
+    let mut used_cached: BTreeSet<NodeId> = BTreeSet::new();
+    let outputs_cached = step_outputs(true, &mut used_cached);
+    let cache_values: Vec<TokenStream> = plan
+        .cached
+        .iter()
+        .map(|&n| {
+            let place = fwd_step_place(n);
+            if plan.step.leaves.contains_key(&n) {
+                quote!(#place.clone())
+            } else {
+                place
+            }
+        })
+        .collect();
+    let step_recompute = adjoint::forward_code(ir, &plan.step_recompute, &back_step_place);
+    let step_seeds: Vec<(NodeId, TokenStream)> = ir
+        .assigns
+        .iter()
+        .zip(&ir.states)
+        .map(|(&n, s)| {
+            let f = &s.name;
+            (n, quote!(d_next.#f))
+        })
+        .collect();
+    let (step_sweep, step_sinks) = adjoint::backward_code(ir, &plan.step, &step_seeds, &back_step_place, &dims);
+    let mut step_param_sinks = TokenStream::new();
+    let mut d_prev: Vec<TokenStream> = ir.states.iter().map(|t| {
+        let rows = rows_of(&t.kind, &dims);
+        quote!(#rt::zeros(#rows, batch))
+    }).collect();
+    let mut d_proj: Vec<TokenStream> = plan.frontier.iter().map(|&n| {
+        let rows = rows_of(&ir.nodes[n].kind, &dims);
+        quote!(#rt::zeros(#rows, batch))
+    }).collect();
+    for (&leaf, var) in &step_sinks {
+        match plan.step.leaves.get(&leaf) {
+            Some(Leaf::Param(k)) => step_param_sinks.extend(param_sink(ir, *k, var)),
+            Some(Leaf::StateIn(k)) => d_prev[*k] = quote!(#var),
+            Some(Leaf::ProjIn(k)) => d_proj[*k] = quote!(#var),
+            _ => {}
+        }
+    }
+    debug_assert!(plan.step.members.iter().all(|&m| ir.nodes[m].dep != Dep::Input));
+
+    let output = ir.output;
+    let cell_docs_default = if attrs.iter().any(|a| a.path().is_ident("doc")) {
+        TokenStream::new()
+    } else {
+        doc(format!("The recurrent cell `{name}`, declared with `recurrent!`."))
+    };
+    let grad_doc = doc(format!("Gradients of the parameters of [`{name}`], laid out as the parameters."));
+    let state_doc = doc(format!("The recurrent state of [`{name}`]; column `j` belongs to sequence `j`."));
+    let input_doc = doc(format!("One time step of input to [`{name}`]; column `j` belongs to sequence `j`."));
+    let proj_doc = doc(format!(
+        "The state-independent part of a step of [`{name}`] (computed for all time steps at once by the drivers)."
+    ));
+    let cache_doc = doc(format!(
+        "What the backward step of [`{name}`] reads from its forward step: {} matrices of `rows × B` ({}).",
+        plan.cached.len(),
+        if cache_texts.is_empty() { "none".to_owned() } else { cache_texts.join(", ") }
+    ));
+    let marker = quote!(#[doc(hidden)] pub __marker: ::core::marker::PhantomData<T>);
+
+    quote! {
+        #dims_doc
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[allow(non_snake_case)]
+        #vis struct #dims_ty {
+            #( #dim_docs pub #dim_fields: usize, )*
+        }
+
+        #(#attrs)*
+        #cell_docs_default
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #name<T: #rt::Scalar> {
+            #( #param_docs pub #param_names: #param_types, )*
+            #( #hyper_docs pub #hyper_names: #hyper_types, )*
+            dims: #dims_ty,
+            __marker: ::core::marker::PhantomData<T>,
+        }
+
+        #grad_doc
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #grad_ty<T: #rt::Scalar> {
+            #( #grad_docs pub #param_names: #param_types, )*
+            dims: #dims_ty,
+            __marker: ::core::marker::PhantomData<T>,
+        }
+
+        #state_doc
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #state_ty<T: #rt::Scalar> {
+            #( #state_docs pub #state_names: #na::DMatrix<T>, )*
+        }
+
+        #input_doc
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #input_ty<T: #rt::Scalar> {
+            #( #input_docs pub #input_names: #na::DMatrix<T>, )*
+        }
+
+        #proj_doc
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #proj_ty<T: #rt::Scalar> {
+            #( #proj_docs pub #proj_fields: #na::DMatrix<T>, )*
+            #marker,
+        }
+
+        #cache_doc
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #cache_ty<T: #rt::Scalar> {
+            #( #cache_fields: #na::DMatrix<T>, )*
+            batch: usize,
+            #marker,
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #name<T> {
+            fn check_dims(dims: #dims_ty) -> ::core::result::Result<(), #rt::Error> {
+                #(
+                    if dims.#dim_fields == 0 {
+                        return ::core::result::Result::Err(#rt::Error::ZeroDimension { cell: #name_text, dim: #dim_texts });
+                    }
+                )*
+                ::core::result::Result::Ok(())
+            }
+
+            /// A cell with every parameter zero and every hyper-parameter at its default.
+            pub fn new(dims: #dims_ty) -> ::core::result::Result<Self, #rt::Error> {
+                Self::check_dims(dims)?;
+                ::core::result::Result::Ok(Self {
+                    #( #param_names: #param_zeros, )*
+                    #( #hyper_names: #hyper_defaults, )*
+                    dims,
+                    __marker: ::core::marker::PhantomData,
+                })
+            }
+
+            /// A cell with seeded random parameters: a matrix `[R, C]` uniform in
+            /// `±1/√C`, a vector `[N]` uniform in `±1/√N`, a scalar uniform in `±1`.
+            /// The same seed gives the same bits.
+            pub fn init(dims: #dims_ty, seed: u64) -> ::core::result::Result<Self, #rt::Error> {
+                let mut cell = Self::new(dims)?;
+                let mut rng = #rt::SplitMix64::new(seed);
+                #( #init_fill )*
+                ::core::result::Result::Ok(cell)
+            }
+
+            /// A cell from given parameters (in declaration order), each checked against `dims`.
+            pub fn from_params(dims: #dims_ty, #( #param_names: #param_types ),*) -> ::core::result::Result<Self, #rt::Error> {
+                Self::check_dims(dims)?;
+                #( #rt::check_param(#name_text, #param_texts, #param_dims_text, #arg_found, #param_expected)?; )*
+                ::core::result::Result::Ok(Self {
+                    #( #param_names, )*
+                    #( #hyper_names: #hyper_defaults, )*
+                    dims,
+                    __marker: ::core::marker::PhantomData,
+                })
+            }
+
+            /// The dimensions.
+            pub fn dims(&self) -> #dims_ty {
+                self.dims
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #rt::ParamSet<T> for #name<T> {
+            fn visit(&self, mut f: impl FnMut(&'static str, &[usize], &[T])) {
+                #( f(#param_texts, #visit_shapes, #visit_slices); )*
+            }
+            fn visit_mut(&mut self, mut f: impl FnMut(&'static str, &[usize], &mut [T])) {
+                #( f(#param_texts, #visit_shapes, #visit_slices_mut); )*
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #rt::ParamSet<T> for #grad_ty<T> {
+            fn visit(&self, mut f: impl FnMut(&'static str, &[usize], &[T])) {
+                #( f(#param_texts, #visit_shapes, #visit_slices); )*
+            }
+            fn visit_mut(&mut self, mut f: impl FnMut(&'static str, &[usize], &mut [T])) {
+                #( f(#param_texts, #visit_shapes, #visit_slices_mut); )*
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #grad_ty<T> {
+            /// The dimensions of the cell these gradients belong to.
+            pub fn dims(&self) -> #dims_ty {
+                self.dims
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #rt::Tensors<T> for #state_ty<T> {
+            const NAMES: &'static [&'static str] = &[#(#state_texts),*];
+            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
+                match k { #( #state_idx => ::core::option::Option::Some(&self.#state_names), )* _ => ::core::option::Option::None }
+            }
+            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
+                match k { #( #state_idx => ::core::option::Option::Some(&mut self.#state_names), )* _ => ::core::option::Option::None }
+            }
+            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
+                Self { #( #state_names: f(#state_idx), )* }
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #rt::Tensors<T> for #input_ty<T> {
+            const NAMES: &'static [&'static str] = &[#(#input_texts),*];
+            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
+                match k { #( #input_idx => ::core::option::Option::Some(&self.#input_names), )* _ => ::core::option::Option::None }
+            }
+            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
+                match k { #( #input_idx => ::core::option::Option::Some(&mut self.#input_names), )* _ => ::core::option::Option::None }
+            }
+            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
+                Self { #( #input_names: f(#input_idx), )* }
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #rt::Tensors<T> for #proj_ty<T> {
+            const NAMES: &'static [&'static str] = &[#(#proj_texts),*];
+            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
+                match k { #( #proj_idx => ::core::option::Option::Some(&self.#proj_fields), )* _ => ::core::option::Option::None }
+            }
+            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
+                match k { #( #proj_idx => ::core::option::Option::Some(&mut self.#proj_fields), )* _ => ::core::option::Option::None }
+            }
+            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
+                Self { #( #proj_fields: f(#proj_idx), )* __marker: ::core::marker::PhantomData }
+            }
+        }
+
+        #allow
+        impl<T: #rt::Scalar> #rt::Cell<T> for #name<T> {
+            type Dims = #dims_ty;
+            type State = #state_ty<T>;
+            type Input = #input_ty<T>;
+            type Projection = #proj_ty<T>;
+            type Cache = #cache_ty<T>;
+            type Grad = #grad_ty<T>;
+
+            const NAME: &'static str = #name_text;
+            const OUTPUT: usize = #output;
+
+            fn dims(&self) -> #dims_ty {
+                self.dims
+            }
+
+            fn state_rows(&self, k: usize) -> usize {
+                let dims = self.dims;
+                match k { #( #state_idx => #state_rows, )* _ => 0 }
+            }
+
+            fn input_rows(&self, k: usize) -> usize {
+                let dims = self.dims;
+                match k { #( #input_idx => #input_rows, )* _ => 0 }
+            }
+
+            fn projection_rows(&self, k: usize) -> usize {
+                let dims = self.dims;
+                match k { #( #proj_idx => #proj_rows, )* _ => 0 }
+            }
+
+            fn check_params(&self) -> ::core::result::Result<(), #rt::Error> {
+                let dims = self.dims;
+                #( #rt::check_param(#name_text, #param_texts, #param_dims_text, #self_found, #param_expected)?; )*
+                #( #rt::check_param(#name_text, #hyper_texts, #hyper_dims_text, #hyper_found, #hyper_expected)?; )*
+                ::core::result::Result::Ok(())
+            }
+
+            fn zero_state(&self, batch: usize) -> #state_ty<T> {
+                let dims = self.dims;
+                #state_ty { #( #state_names: #rt::zeros(#state_rows, batch), )* }
+            }
+
+            fn zero_grad(&self) -> #grad_ty<T> {
+                let dims = self.dims;
+                #grad_ty { #( #param_names: #param_zeros, )* dims, __marker: ::core::marker::PhantomData }
+            }
+
+            fn check_grad(&self, grad: &#grad_ty<T>) -> ::core::result::Result<(), #rt::Error> {
+                let dims = self.dims;
+                #( #rt::check_param(#name_text, concat!("gradient of ", #param_texts), #param_dims_text, #grad_found, #param_expected)?; )*
+                ::core::result::Result::Ok(())
+            }
+
+            fn cache_len(&self, batch: usize) -> usize {
+                let dims = self.dims;
+                0usize #( + #cache_rows * batch )*
+            }
+
+            fn project(&self, input: &#input_ty<T>) -> ::core::result::Result<#proj_ty<T>, #rt::Error> {
+                <Self as #rt::Cell<T>>::check_params(self)?;
+                let batch = #rt::check_tensors(concat!("input of ", #name_text), input, |k| <Self as #rt::Cell<T>>::input_rows(self, k), ::core::option::Option::None)?;
+                let dims = self.dims;
+                #proj_forward
+                ::core::result::Result::Ok(#proj_ty { #( #proj_fields: #proj_outputs, )* __marker: ::core::marker::PhantomData })
+            }
+
+            fn project_backward(
+                &self,
+                input: &#input_ty<T>,
+                d_proj: &#proj_ty<T>,
+                grad: &mut #grad_ty<T>,
+            ) -> ::core::result::Result<#input_ty<T>, #rt::Error> {
+                <Self as #rt::Cell<T>>::check_params(self)?;
+                <Self as #rt::Cell<T>>::check_grad(self, grad)?;
+                let batch = #rt::check_tensors(concat!("input of ", #name_text), input, |k| <Self as #rt::Cell<T>>::input_rows(self, k), ::core::option::Option::None)?;
+                #rt::check_tensors(concat!("projection adjoint of ", #name_text), d_proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), ::core::option::Option::Some(batch))?;
+                let dims = self.dims;
+                #proj_recompute
+                #proj_sweep
+                #proj_param_sinks
+                ::core::result::Result::Ok(#input_ty { #( #input_names: #d_inputs, )* })
+            }
+
+            fn step(&self, proj: &#proj_ty<T>, state: &#state_ty<T>) -> ::core::result::Result<#state_ty<T>, #rt::Error> {
+                <Self as #rt::Cell<T>>::check_params(self)?;
+                let batch = #rt::check_tensors(concat!("state of ", #name_text), state, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::None)?;
+                #rt::check_tensors(concat!("projection of ", #name_text), proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), ::core::option::Option::Some(batch))?;
+                let dims = self.dims;
+                #step_forward
+                ::core::result::Result::Ok(#state_ty { #( #state_names: #outputs_infer, )* })
+            }
+
+            fn step_cached(&self, proj: &#proj_ty<T>, state: &#state_ty<T>) -> ::core::result::Result<(#state_ty<T>, #cache_ty<T>), #rt::Error> {
+                <Self as #rt::Cell<T>>::check_params(self)?;
+                let batch = #rt::check_tensors(concat!("state of ", #name_text), state, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::None)?;
+                #rt::check_tensors(concat!("projection of ", #name_text), proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), ::core::option::Option::Some(batch))?;
+                let dims = self.dims;
+                #step_forward
+                let next = #state_ty { #( #state_names: #outputs_cached, )* };
+                let cache = #cache_ty { #( #cache_fields: #cache_values, )* batch, __marker: ::core::marker::PhantomData };
+                ::core::result::Result::Ok((next, cache))
+            }
+
+            fn step_backward(
+                &self,
+                cache: &#cache_ty<T>,
+                d_next: &#state_ty<T>,
+                grad: &mut #grad_ty<T>,
+            ) -> ::core::result::Result<(#state_ty<T>, #proj_ty<T>), #rt::Error> {
+                <Self as #rt::Cell<T>>::check_params(self)?;
+                <Self as #rt::Cell<T>>::check_grad(self, grad)?;
+                let batch = cache.batch;
+                let dims = self.dims;
+                #(
+                    if cache.#cache_fields.shape() != (#cache_rows, batch) {
+                        return ::core::result::Result::Err(#rt::Error::Shape {
+                            what: ::std::format!("cached `{}` of {} (a cache from a cell of other dimensions?)", #cache_texts, #name_text),
+                            expected: (#cache_rows, batch),
+                            found: cache.#cache_fields.shape(),
+                        });
+                    }
+                )*
+                #rt::check_tensors(concat!("state adjoint of ", #name_text), d_next, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::Some(batch))?;
+                #step_recompute
+                #step_sweep
+                #step_param_sinks
+                ::core::result::Result::Ok((
+                    #state_ty { #( #state_names: #d_prev, )* },
+                    #proj_ty { #( #proj_fields: #d_proj, )* __marker: ::core::marker::PhantomData },
+                ))
+            }
+        }
+    }
+}
+
+fn param_sink(ir: &CellIr, k: usize, var: &proc_macro2::Ident) -> TokenStream {
+    let name = &ir.params[k].name;
+    if ir.params[k].kind == Kind::Scalar {
+        quote!(grad.#name += #var;)
+    } else {
+        quote!(::rnn_core::__private::acc(&mut grad.#name, &#var);)
+    }
+}
