@@ -31,6 +31,9 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
     /// Gradients, laid out as the parameters.
     type Grad: ParamSet<T> + std::fmt::Debug;
 
+    /// The same cell over another scalar type (e.g. dual numbers for verification).
+    type Retyped<U: Scalar>: Cell<U, Dims = Self::Dims>;
+
     /// The cell's name.
     const NAME: &'static str;
     /// Which state is the cell's output (index into [`Tensors::NAMES`] of the state).
@@ -38,6 +41,9 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
 
     /// The sizes.
     fn dims(&self) -> Self::Dims;
+    /// This cell with every parameter and hyper-parameter mapped through `f` (e.g.
+    /// `|x| Dual64::from_re(x)`), same dimensions.
+    fn retype<U: Scalar>(&self, f: impl Fn(T) -> U) -> Self::Retyped<U>;
     /// Rows of state matrix `k`.
     fn state_rows(&self, k: usize) -> usize;
     /// Rows of input matrix `k`.

@@ -90,7 +90,7 @@ fn zeros_of(kind: &Kind, dims: &TokenStream) -> TokenStream {
             let n = len.runtime(dims);
             quote!(#na::DVector::<T>::zeros(#n))
         }
-        Kind::Scalar | Kind::Error => quote!(<T as #na::RealField>::zero()),
+        Kind::Scalar | Kind::Error => quote!(::rnn_core::__private::lit::<T>(0.0)),
     }
 }
 
@@ -269,6 +269,12 @@ fn emit(ir: &CellIr) -> TokenStream {
             }
         })
         .collect();
+    let retype_of = |kind: &Kind, place: TokenStream| match kind {
+        Kind::Scalar | Kind::Error => quote!(f(#place)),
+        _ => quote!(#place.map(&f)),
+    };
+    let retype_params: Vec<TokenStream> = ir.params.iter().map(|p| { let n = &p.name; retype_of(&p.kind, quote!(self.#n)) }).collect();
+    let retype_hypers: Vec<TokenStream> = ir.hypers.iter().map(|h| { let n = &h.name; retype_of(&h.kind, quote!(self.#n)) }).collect();
     let acc_kinds: Vec<bool> = ir.params.iter().map(|p| p.kind == Kind::Scalar).collect();
     let _ = acc_kinds;
 
@@ -643,12 +649,22 @@ fn emit(ir: &CellIr) -> TokenStream {
             type Projection = #proj_ty<T>;
             type Cache = #cache_ty<T>;
             type Grad = #grad_ty<T>;
+            type Retyped<U: #rt::Scalar> = #name<U>;
 
             const NAME: &'static str = #name_text;
             const OUTPUT: usize = #output;
 
             fn dims(&self) -> #dims_ty {
                 self.dims
+            }
+
+            fn retype<U: #rt::Scalar>(&self, f: impl Fn(T) -> U) -> #name<U> {
+                #name {
+                    #( #param_names: #retype_params, )*
+                    #( #hyper_names: #retype_hypers, )*
+                    dims: self.dims,
+                    __marker: ::core::marker::PhantomData,
+                }
             }
 
             fn state_rows(&self, k: usize) -> usize {
