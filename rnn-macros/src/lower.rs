@@ -543,9 +543,11 @@ impl Lowerer<'_> {
         };
         let ids: Vec<NodeId> = args.iter().map(|a| self.expr(a)).collect();
         let Some(func) = func else {
-            let message = if name == "split" {
-                "`split` must be destructured: `let [a, b] = split(...);`".to_owned()
-            } else {
+            if name == "split" {
+                // Reported by `valid`: `split` outside `let [a, b] = split(...)`.
+                return self.error_node(span);
+            }
+            let message = {
                 format!(
                     "unknown function `{name}`; the built-in ones are {}, and element-wise functions of your own \
                      are declared with `fn {name} = path::to::Type;` (a type implementing `rnn_core::Activation`)",
