@@ -10,7 +10,9 @@ fn elman(c: &mut Criterion) {
     let (steps, batch, input, hidden) = (100, 1, 16, 32);
     let cell = Elman::<f64>::init(ElmanDims { H: hidden, I: input }, 1).expect("valid dims");
     let xs: Vec<ElmanInput<f64>> = (0..steps)
-        .map(|t| ElmanInput { x: random_matrix(input, batch, t as u64) })
+        .map(|t| ElmanInput {
+            x: random_matrix(input, batch, t as u64),
+        })
         .collect();
     let h0: ElmanState<f64> = cell.zero_state(batch);
     let flops = (steps * 2 * batch * hidden * (input + hidden)) as u64;

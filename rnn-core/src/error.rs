@@ -54,9 +54,15 @@ impl fmt::Display for Error {
                 what,
                 expected,
                 found,
-            } => write!(f, "length mismatch for {what}: expected {expected}, found {found}"),
+            } => write!(
+                f,
+                "length mismatch for {what}: expected {expected}, found {found}"
+            ),
             Error::ZeroDimension { cell, dim } => {
-                write!(f, "dimension `{dim}` of {cell} is 0; every dimension must be at least 1")
+                write!(
+                    f,
+                    "dimension `{dim}` of {cell} is 0; every dimension must be at least 1"
+                )
             }
             Error::EmptySequence { what } => write!(f, "{what} is empty; a sequence needs at least one step"),
         }

@@ -223,7 +223,10 @@ pub fn sum_cols<T: Scalar>(v: &impl Columns<T>) -> DMatrix<T> {
 
 /// Σ a ⊙ b.
 pub fn dot<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>) -> T {
-    a.data().iter().zip(b.data()).fold(T::zero(), |acc, (&x, &y)| acc + x * y)
+    a.data()
+        .iter()
+        .zip(b.data())
+        .fold(T::zero(), |acc, (&x, &y)| acc + x * y)
 }
 
 /// dy (1 − y²), with y = tanh(x).
@@ -236,7 +239,7 @@ pub fn sigmoid_back<T: Scalar>(dy: T, y: T) -> T {
     dy * y * (T::one() - y)
 }
 
-/// dy [x > 0]; the derivative at 0 is taken as 0, as PyTorch does.
+/// `dy · [x > 0]`; the derivative at 0 is taken as 0, as PyTorch does.
 pub fn relu_back<T: Scalar>(dy: T, x: T) -> T {
     if x > T::zero() { dy } else { T::zero() }
 }

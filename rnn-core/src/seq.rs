@@ -124,7 +124,11 @@ fn step_projection<T: Scalar, C: Cell<T>>(wide: &C::Projection, t: usize, batch:
 }
 
 /// Runs the cell over a sequence for inference and returns the state after every step.
-pub fn run<T: Scalar, C: Cell<T>>(cell: &C, initial: &C::State, inputs: &[C::Input]) -> Result<Vec<C::State>, Error> {
+pub fn run<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    initial: &C::State,
+    inputs: &[C::Input],
+) -> Result<Vec<C::State>, Error> {
     let batch = check_sequence(cell, initial, inputs)?;
     let projection = cell.project(&wide_input(cell, inputs))?;
     let mut states = Vec::with_capacity(inputs.len());

@@ -9,17 +9,28 @@ fn cell() -> Elman<f64> {
 }
 
 fn inputs(rows: usize, batch: usize, steps: usize) -> Vec<ElmanInput<f64>> {
-    (0..steps).map(|_| ElmanInput { x: DMatrix::from_element(rows, batch, 0.5) }).collect()
+    (0..steps)
+        .map(|_| ElmanInput {
+            x: DMatrix::from_element(rows, batch, 0.5),
+        })
+        .collect()
 }
 
 fn assert_shape(error: Error, what: &str, expected: (usize, usize), found: (usize, usize)) {
     let text = error.to_string();
     match error {
-        Error::Shape { what: w, expected: e, found: f } => {
+        Error::Shape {
+            what: w,
+            expected: e,
+            found: f,
+        } => {
             assert!(w.contains(what), "`{w}` should name {what}");
             assert_eq!((e, f), (expected, found));
             let (e_text, f_text) = (format!("{} × {}", e.0, e.1), format!("{} × {}", f.0, f.1));
-            assert!(text.contains(&e_text) && text.contains(&f_text), "message names both shapes: {text}");
+            assert!(
+                text.contains(&e_text) && text.contains(&f_text),
+                "message names both shapes: {text}"
+            );
         }
         other => panic!("expected a shape error, got {other:?}"),
     }
@@ -28,16 +39,34 @@ fn assert_shape(error: Error, what: &str, expected: (usize, usize), found: (usiz
 #[test]
 fn from_params_checks_every_shape() {
     let dims = ElmanDims { H: 3, I: 2 };
-    let err = Elman::<f64>::from_params(dims, DMatrix::zeros(3, 3), DMatrix::zeros(3, 4), DVector::zeros(3)).unwrap_err();
+    let err = Elman::<f64>::from_params(
+        dims,
+        DMatrix::zeros(3, 3),
+        DMatrix::zeros(3, 4),
+        DVector::zeros(3),
+    )
+    .unwrap_err();
     assert_shape(err, "w_hx", (3, 2), (3, 4));
-    let err = Elman::<f64>::from_params(dims, DMatrix::zeros(3, 3), DMatrix::zeros(3, 2), DVector::zeros(2)).unwrap_err();
+    let err = Elman::<f64>::from_params(
+        dims,
+        DMatrix::zeros(3, 3),
+        DMatrix::zeros(3, 2),
+        DVector::zeros(2),
+    )
+    .unwrap_err();
     assert_shape(err, "param `b` of Elman", (3, 1), (2, 1));
 }
 
 #[test]
 fn zero_dimensions_are_rejected() {
     let err = Elman::<f64>::new(ElmanDims { H: 0, I: 2 }).unwrap_err();
-    assert_eq!(err, Error::ZeroDimension { cell: "Elman", dim: "H" });
+    assert_eq!(
+        err,
+        Error::ZeroDimension {
+            cell: "Elman",
+            dim: "H"
+        }
+    );
     assert!(Leaky::<f32>::init(LeakyDims { H: 0 }, 1).is_err());
 }
 
@@ -51,12 +80,29 @@ fn unroll_checks_inputs_and_initial_state() {
     xs[2].x = DMatrix::zeros(2, 5);
     let err = seq::unroll(&cell, &h0, &xs).unwrap_err();
     assert_shape(err, "input at step 2", (2, 2), (2, 5));
-    let err = seq::unroll(&cell, &ElmanState { h: DMatrix::zeros(4, 2) }, &inputs(2, 2, 3)).unwrap_err();
+    let err = seq::unroll(
+        &cell,
+        &ElmanState {
+            h: DMatrix::zeros(4, 2),
+        },
+        &inputs(2, 2, 3),
+    )
+    .unwrap_err();
     assert_shape(err, "initial state of Elman `h`", (3, 2), (4, 2));
     let err = seq::unroll(&cell, &h0, &[]).unwrap_err();
     assert!(matches!(err, Error::EmptySequence { .. }), "{err:?}");
     let err = seq::run(&cell, &cell.zero_state(0), &inputs(2, 0, 1)).unwrap_err();
-    assert!(matches!(err, Error::Length { expected: 1, found: 0, .. }), "batch 0: {err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Length {
+                expected: 1,
+                found: 0,
+                ..
+            }
+        ),
+        "batch 0: {err:?}"
+    );
 }
 
 #[test]
@@ -64,7 +110,14 @@ fn bptt_checks_adjoints() {
     let cell = cell();
     let trajectory = seq::unroll(&cell, &cell.zero_state(2), &inputs(2, 2, 3)).unwrap();
     let err = seq::bptt(&cell, &trajectory, &vec![cell.zero_state(2); 2]).unwrap_err();
-    assert_eq!(err, Error::Length { what: "state adjoints (one per step) of Elman".into(), expected: 3, found: 2 });
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "state adjoints (one per step) of Elman".into(),
+            expected: 3,
+            found: 2
+        }
+    );
     let mut d = vec![cell.zero_state(2); 3];
     d[1].h = DMatrix::zeros(3, 1);
     let err = seq::bptt(&cell, &trajectory, &d).unwrap_err();
@@ -74,21 +127,38 @@ fn bptt_checks_adjoints() {
 #[test]
 fn kernels_check_their_arguments() {
     let cell = cell();
-    let err = cell.project(&ElmanInput { x: DMatrix::zeros(3, 1) }).unwrap_err();
+    let err = cell
+        .project(&ElmanInput {
+            x: DMatrix::zeros(3, 1),
+        })
+        .unwrap_err();
     assert_shape(err, "input of Elman `x`", (2, 1), (3, 1));
-    let projection = cell.project(&ElmanInput { x: DMatrix::zeros(2, 2) }).unwrap();
+    let projection = cell
+        .project(&ElmanInput {
+            x: DMatrix::zeros(2, 2),
+        })
+        .unwrap();
     let err = cell.step(&projection, &cell.zero_state(3)).unwrap_err();
     assert_shape(err, "projection of Elman", (3, 3), (3, 2));
     let (_, cache) = cell.step_cached(&projection, &cell.zero_state(2)).unwrap();
     let mut grad = cell.zero_grad();
-    let err = cell.step_backward(&cache, &cell.zero_state(1), &mut grad).unwrap_err();
+    let err = cell
+        .step_backward(&cache, &cell.zero_state(1), &mut grad)
+        .unwrap_err();
     assert_shape(err, "state adjoint of Elman", (3, 2), (3, 1));
     let other = Elman::<f64>::new(ElmanDims { H: 4, I: 2 }).unwrap();
     let mut wrong_grad = other.zero_grad();
-    let err = cell.step_backward(&cache, &cell.zero_state(2), &mut wrong_grad).unwrap_err();
+    let err = cell
+        .step_backward(&cache, &cell.zero_state(2), &mut wrong_grad)
+        .unwrap_err();
     assert_shape(err, "gradient of w_hh", (3, 3), (4, 4));
-    let err = other.step_backward(&cache, &other.zero_state(2), &mut other.zero_grad()).unwrap_err();
-    assert!(matches!(err, Error::Shape { .. }), "a cache from another cell size: {err:?}");
+    let err = other
+        .step_backward(&cache, &other.zero_state(2), &mut other.zero_grad())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Shape { .. }),
+        "a cache from another cell size: {err:?}"
+    );
 }
 
 #[test]
@@ -103,7 +173,14 @@ fn replaced_fields_are_caught() {
 fn flat_parameters_check_their_length() {
     let mut cell = cell();
     let err = cell.set_flat(&[0.0; 3]).unwrap_err();
-    assert_eq!(err, Error::Length { what: "flat parameter vector".into(), expected: 9 + 6 + 3, found: 3 });
+    assert_eq!(
+        err,
+        Error::Length {
+            what: "flat parameter vector".into(),
+            expected: 9 + 6 + 3,
+            found: 3
+        }
+    );
     let flat: Vec<f64> = (0..18).map(f64::from).collect();
     cell.set_flat(&flat).unwrap();
     assert_eq!(cell.to_flat(), flat);
@@ -113,7 +190,11 @@ fn flat_parameters_check_their_length() {
 fn mse_checks_shapes() {
     let err = loss::mse(&DMatrix::<f64>::zeros(2, 3), &DMatrix::zeros(3, 2)).unwrap_err();
     assert_shape(err, "MSE target", (2, 3), (3, 2));
-    let (value, grad) = loss::mse(&DMatrix::from_row_slice(1, 2, &[1.0, 3.0]), &DMatrix::from_row_slice(1, 2, &[0.0, 1.0])).unwrap();
+    let (value, grad) = loss::mse(
+        &DMatrix::from_row_slice(1, 2, &[1.0, 3.0]),
+        &DMatrix::from_row_slice(1, 2, &[0.0, 1.0]),
+    )
+    .unwrap();
     assert_eq!(value, 2.5);
     assert_eq!(grad, DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
 }

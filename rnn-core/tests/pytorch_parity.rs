@@ -23,8 +23,16 @@ fn elman_from(params: &Value, suffix: &str) -> Elman<f64> {
 }
 
 fn assert_param_grads(grad: &rnn_core::cells::ElmanGrad<f64>, reference: &Value, suffix: &str) {
-    assert_close("dL/dweight_ih", &grad.w_hx, &matrix(&reference[format!("weight_ih{suffix}")]));
-    assert_close("dL/dweight_hh", &grad.w_hh, &matrix(&reference[format!("weight_hh{suffix}")]));
+    assert_close(
+        "dL/dweight_ih",
+        &grad.w_hx,
+        &matrix(&reference[format!("weight_ih{suffix}")]),
+    );
+    assert_close(
+        "dL/dweight_hh",
+        &grad.w_hh,
+        &matrix(&reference[format!("weight_hh{suffix}")]),
+    );
     let db = DMatrix::from_column_slice(grad.b.len(), 1, grad.b.as_slice());
     for bias in ["bias_ih", "bias_hh"] {
         let expected = vector(&reference[format!("{bias}{suffix}")]);
@@ -37,16 +45,27 @@ fn assert_param_grads(grad: &rnn_core::cells::ElmanGrad<f64>, reference: &Value,
 fn elman_matches_torch_rnn_tanh_sequence() {
     let data = load("rnn_tanh.json");
     let cell = elman_from(&data["params"], "_l0");
-    let xs: Vec<ElmanInput<f64>> = sequence(&data["inputs"]["x"]).into_iter().map(|x| ElmanInput { x }).collect();
+    let xs: Vec<ElmanInput<f64>> = sequence(&data["inputs"]["x"])
+        .into_iter()
+        .map(|x| ElmanInput { x })
+        .collect();
     let h0 = ElmanState {
         h: sequence(&data["inputs"]["h0"]).remove(0),
     };
     let trajectory = seq::unroll(&cell, &h0, &xs).unwrap();
     let outputs = sequence(&data["outputs"]["output"]);
     for (t, expected) in outputs.iter().enumerate() {
-        assert_close(&format!("output[{t}]"), trajectory.output(t + 1).unwrap(), expected);
+        assert_close(
+            &format!("output[{t}]"),
+            trajectory.output(t + 1).unwrap(),
+            expected,
+        );
     }
-    assert_close("h_n", &trajectory.last_state().h, &sequence(&data["outputs"]["h_n"])[0]);
+    assert_close(
+        "h_n",
+        &trajectory.last_state().h,
+        &sequence(&data["outputs"]["h_n"])[0],
+    );
 
     // L = sum(output * G) + sum(h_n * Gh).
     let g = sequence(&data["loss"]["G"]);

@@ -48,12 +48,18 @@ fn concatenation_gives_245_both_ways() {
 
     let dims = SplitProductDims { H: 3, K: 2, I: 3 };
     let split = SplitProduct::from_params(dims, w_hh.clone(), w_hx.clone()).unwrap();
-    let input = SplitProductInput { h_prev: h.clone(), x: x.clone() };
+    let input = SplitProductInput {
+        h_prev: h.clone(),
+        x: x.clone(),
+    };
     let y = split.forward(&split.zero_state(1), &input).unwrap().y;
     assert_eq!(y, expected);
 
     let w_h = matrix(&seed["hstack_W"]);
-    assert_eq!(w_h, DMatrix::from_fn(3, 5, |i, j| if j < 2 { w_hh[(i, j)] } else { w_hx[(i, j - 2)] }));
+    assert_eq!(
+        w_h,
+        DMatrix::from_fn(3, 5, |i, j| if j < 2 { w_hh[(i, j)] } else { w_hx[(i, j - 2)] })
+    );
     let stacked = StackedProduct::from_params(StackedProductDims { H: 3, K: 2, I: 3 }, w_h).unwrap();
     let input = StackedProductInput { h_prev: h, x };
     let y = stacked.forward(&stacked.zero_state(1), &input).unwrap().y;
@@ -61,17 +67,29 @@ fn concatenation_gives_245_both_ways() {
 }
 
 fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
 }
 
 /// Runs a one-unit cell over the seed's sequence with `L = Σ h_t g_t`; returns (h, dL/dx, dL/dh0).
 fn scalar_sequence<C: Cell<f64>>(cell: &C, case: &Value) -> (Vec<f64>, Vec<f64>, f64, C::Grad) {
     let one = |v: f64| DMatrix::from_element(1, 1, v);
-    let xs: Vec<C::Input> = numbers(&case["x"]).into_iter().map(|x| C::Input::from_fn(|_| one(x))).collect();
+    let xs: Vec<C::Input> = numbers(&case["x"])
+        .into_iter()
+        .map(|x| C::Input::from_fn(|_| one(x)))
+        .collect();
     let h0 = C::State::from_fn(|_| one(case["h0"].as_f64().unwrap()));
     let trajectory = seq::unroll(cell, &h0, &xs).unwrap();
-    let h = (1..=xs.len()).map(|t| trajectory.output(t).unwrap()[(0, 0)]).collect();
-    let d: Vec<C::State> = numbers(&case["g"]).into_iter().map(|g| C::State::from_fn(|_| one(g))).collect();
+    let h = (1..=xs.len())
+        .map(|t| trajectory.output(t).unwrap()[(0, 0)])
+        .collect();
+    let d: Vec<C::State> = numbers(&case["g"])
+        .into_iter()
+        .map(|g| C::State::from_fn(|_| one(g)))
+        .collect();
     let grads = seq::bptt(cell, &trajectory, &d).unwrap();
     let dx = grads.inputs.iter().map(|x| x.get(0).unwrap()[(0, 0)]).collect();
     let dh0 = grads.initial_state.get(0).unwrap()[(0, 0)];

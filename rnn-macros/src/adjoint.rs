@@ -132,7 +132,11 @@ pub fn plan(ir: &CellIr) -> Plan {
     let closure = |graph: &Graph, seeds: &BTreeSet<NodeId>, include: &dyn Fn(NodeId) -> bool| {
         let members: BTreeSet<NodeId> = graph.members.iter().copied().collect();
         let mut out = BTreeSet::new();
-        let mut stack: Vec<NodeId> = seeds.iter().copied().filter(|n| members.contains(n) && include(*n)).collect();
+        let mut stack: Vec<NodeId> = seeds
+            .iter()
+            .copied()
+            .filter(|n| members.contains(n) && include(*n))
+            .collect();
         while let Some(n) = stack.pop() {
             if out.insert(n) {
                 stack.extend(
@@ -150,7 +154,13 @@ pub fn plan(ir: &CellIr) -> Plan {
     let cached: Vec<NodeId> = step_needed
         .iter()
         .copied()
-        .filter(|&n| nodes[n].dep != Dep::Const && !matches!(step.leaves.get(&n), Some(Leaf::Param(_) | Leaf::Hyper(_) | Leaf::Lit(_))))
+        .filter(|&n| {
+            nodes[n].dep != Dep::Const
+                && !matches!(
+                    step.leaves.get(&n),
+                    Some(Leaf::Param(_) | Leaf::Hyper(_) | Leaf::Lit(_))
+                )
+        })
         .collect();
     let step_recompute = closure(&step, &step_needed, &|n| nodes[n].dep == Dep::Const);
     let proj_needed = needed(&proj);
@@ -174,7 +184,13 @@ fn adjoint_var(n: NodeId) -> proc_macro2::Ident {
 }
 
 /// Where a leaf's value lives, in any generated method.
-pub fn leaf_place(ir: &CellIr, leaf: Leaf, state: &TokenStream, proj: &TokenStream, input: &TokenStream) -> TokenStream {
+pub fn leaf_place(
+    ir: &CellIr,
+    leaf: Leaf,
+    state: &TokenStream,
+    proj: &TokenStream,
+    input: &TokenStream,
+) -> TokenStream {
     match leaf {
         Leaf::Param(k) => {
             let name = &ir.params[k].name;

@@ -20,7 +20,6 @@
 use crate::ctxt::SpanRange;
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
 use syn::{Attribute, Ident, Token, Visibility, braced, bracketed, parenthesized};
 
 mod kw {
@@ -125,16 +124,6 @@ pub enum BinOp {
     Add,
     Sub,
     Mul,
-}
-
-impl BinOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-        }
-    }
 }
 
 pub struct Expr {
@@ -547,9 +536,7 @@ fn parse_atom(input: ParseStream) -> syn::Result<Expr> {
             last: bracket.span.close(),
         };
         if parts.len() < 2 {
-            return Err(span.error(
-                "`[a; b]` stacks two or more vectors; separate them with `;`",
-            ));
+            return Err(span.error("`[a; b]` stacks two or more vectors; separate them with `;`"));
         }
         return Ok(Expr {
             kind: ExprKind::Concat(parts.into_iter().collect()),

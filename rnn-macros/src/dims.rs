@@ -56,8 +56,11 @@ impl Dim {
     /// `self / parts` when every coefficient is a multiple of `parts`, else `None`.
     pub fn divide(&self, parts: u64) -> Option<Dim> {
         if parts == 0
-            || self.constant % parts != 0
-            || self.terms.values().any(|coefficient| coefficient % parts != 0)
+            || !self.constant.is_multiple_of(parts)
+            || self
+                .terms
+                .values()
+                .any(|coefficient| !coefficient.is_multiple_of(parts))
         {
             return None;
         }
@@ -85,10 +88,6 @@ impl Dim {
             parts.push(quote!(#constant));
         }
         quote!((#(#parts)+*))
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.terms.keys().map(String::as_str)
     }
 }
 

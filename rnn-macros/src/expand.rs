@@ -160,7 +160,9 @@ fn emit(ir: &CellIr) -> TokenStream {
         .iter()
         .map(|d| doc(format!("The dimension `{d}` of the DSL.")))
         .collect();
-    let dims_doc = doc(format!("The dimensions of [`{name}`]; every one must be at least 1."));
+    let dims_doc = doc(format!(
+        "The dimensions of [`{name}`]; every one must be at least 1."
+    ));
 
     // ---- parameters ----
     let param_names: Vec<_> = ir.params.iter().map(|p| &p.name).collect();
@@ -195,7 +197,11 @@ fn emit(ir: &CellIr) -> TokenStream {
             quote!(#(#docs)* #text)
         })
         .collect();
-    let hyper_defaults: Vec<_> = ir.hypers.iter().map(|h| filled_of(&h.kind, &dims, h.default)).collect();
+    let hyper_defaults: Vec<_> = ir
+        .hypers
+        .iter()
+        .map(|h| filled_of(&h.kind, &dims, h.default))
+        .collect();
     let param_zeros: Vec<_> = ir.params.iter().map(|p| zeros_of(&p.kind, &dims)).collect();
     let param_dims_text: Vec<String> = ir
         .params
@@ -211,14 +217,33 @@ fn emit(ir: &CellIr) -> TokenStream {
     let grad_places: Vec<TokenStream> = param_names.iter().map(|n| quote!(grad.#n)).collect();
     let arg_places: Vec<TokenStream> = param_names.iter().map(|n| quote!(#n)).collect();
     let found = |places: &[TokenStream]| -> Vec<TokenStream> {
-        ir.params.iter().zip(places).map(|(p, place)| found_shape(&p.kind, place)).collect()
+        ir.params
+            .iter()
+            .zip(places)
+            .map(|(p, place)| found_shape(&p.kind, place))
+            .collect()
     };
     let self_found = found(&self_places);
     let grad_found = found(&grad_places);
     let arg_found = found(&arg_places);
-    let visit_shapes: Vec<_> = ir.params.iter().zip(&self_places).map(|(p, pl)| visit_shape(&p.kind, pl)).collect();
-    let visit_slices: Vec<_> = ir.params.iter().zip(&self_places).map(|(p, pl)| visit_slice(&p.kind, pl, false)).collect();
-    let visit_slices_mut: Vec<_> = ir.params.iter().zip(&self_places).map(|(p, pl)| visit_slice(&p.kind, pl, true)).collect();
+    let visit_shapes: Vec<_> = ir
+        .params
+        .iter()
+        .zip(&self_places)
+        .map(|(p, pl)| visit_shape(&p.kind, pl))
+        .collect();
+    let visit_slices: Vec<_> = ir
+        .params
+        .iter()
+        .zip(&self_places)
+        .map(|(p, pl)| visit_slice(&p.kind, pl, false))
+        .collect();
+    let visit_slices_mut: Vec<_> = ir
+        .params
+        .iter()
+        .zip(&self_places)
+        .map(|(p, pl)| visit_slice(&p.kind, pl, true))
+        .collect();
     let hyper_expected: Vec<_> = ir.hypers.iter().map(|h| param_shape(&h.kind, &dims)).collect();
     let hyper_found: Vec<_> = ir
         .hypers
@@ -228,7 +253,11 @@ fn emit(ir: &CellIr) -> TokenStream {
             found_shape(&h.kind, &quote!(self.#n))
         })
         .collect();
-    let hyper_texts: Vec<String> = ir.hypers.iter().map(|h| format!("hyper-parameter {}", h.name)).collect();
+    let hyper_texts: Vec<String> = ir
+        .hypers
+        .iter()
+        .map(|h| format!("hyper-parameter {}", h.name))
+        .collect();
     let hyper_dims_text: Vec<String> = ir.hypers.iter().map(|h| shape_text(&h.kind)).collect();
     let init_bounds: Vec<f64> = ir
         .params
@@ -273,8 +302,22 @@ fn emit(ir: &CellIr) -> TokenStream {
         Kind::Scalar | Kind::Error => quote!(f(#place)),
         _ => quote!(#place.map(&f)),
     };
-    let retype_params: Vec<TokenStream> = ir.params.iter().map(|p| { let n = &p.name; retype_of(&p.kind, quote!(self.#n)) }).collect();
-    let retype_hypers: Vec<TokenStream> = ir.hypers.iter().map(|h| { let n = &h.name; retype_of(&h.kind, quote!(self.#n)) }).collect();
+    let retype_params: Vec<TokenStream> = ir
+        .params
+        .iter()
+        .map(|p| {
+            let n = &p.name;
+            retype_of(&p.kind, quote!(self.#n))
+        })
+        .collect();
+    let retype_hypers: Vec<TokenStream> = ir
+        .hypers
+        .iter()
+        .map(|h| {
+            let n = &h.name;
+            retype_of(&h.kind, quote!(self.#n))
+        })
+        .collect();
     let acc_kinds: Vec<bool> = ir.params.iter().map(|p| p.kind == Kind::Scalar).collect();
     let _ = acc_kinds;
 
@@ -287,7 +330,10 @@ fn emit(ir: &CellIr) -> TokenStream {
         .iter()
         .map(|s| {
             let docs = &s.docs;
-            let d = doc(format!("Shape `{} × B`.", shape_text(&s.kind).trim_matches(['[', ']'])));
+            let d = doc(format!(
+                "Shape `{} × B`.",
+                shape_text(&s.kind).trim_matches(['[', ']'])
+            ));
             quote!(#(#docs)* #d)
         })
         .collect();
@@ -300,24 +346,40 @@ fn emit(ir: &CellIr) -> TokenStream {
         .iter()
         .map(|s| {
             let docs = &s.docs;
-            let d = doc(format!("Shape `{} × B`.", shape_text(&s.kind).trim_matches(['[', ']'])));
+            let d = doc(format!(
+                "Shape `{} × B`.",
+                shape_text(&s.kind).trim_matches(['[', ']'])
+            ));
             quote!(#(#docs)* #d)
         })
         .collect();
     let input_idx: Vec<usize> = (0..ir.inputs.len()).collect();
     let proj_fields: Vec<_> = (0..plan.frontier.len()).map(proj_field).collect();
     let proj_texts: Vec<String> = proj_fields.iter().map(|f| f.to_string()).collect();
-    let proj_rows: Vec<_> = plan.frontier.iter().map(|&n| rows_of(&ir.nodes[n].kind, &dims)).collect();
+    let proj_rows: Vec<_> = plan
+        .frontier
+        .iter()
+        .map(|&n| rows_of(&ir.nodes[n].kind, &dims))
+        .collect();
     let proj_idx: Vec<usize> = (0..plan.frontier.len()).collect();
     let proj_docs: Vec<TokenStream> = plan
         .frontier
         .iter()
-        .map(|&n| doc(format!("A state-independent value of the step, shape `{} × B`.", shape_text(&ir.nodes[n].kind).trim_matches(['[', ']']))))
+        .map(|&n| {
+            doc(format!(
+                "A state-independent value of the step, shape `{} × B`.",
+                shape_text(&ir.nodes[n].kind).trim_matches(['[', ']'])
+            ))
+        })
         .collect();
 
     // ---- cache ----
     let cache_fields: Vec<_> = plan.cached.iter().map(|&n| value_var(n)).collect();
-    let cache_rows: Vec<_> = plan.cached.iter().map(|&n| rows_of(&ir.nodes[n].kind, &dims)).collect();
+    let cache_rows: Vec<_> = plan
+        .cached
+        .iter()
+        .map(|&n| rows_of(&ir.nodes[n].kind, &dims))
+        .collect();
     let cache_texts: Vec<String> = cache_fields.iter().map(|f| f.to_string()).collect();
 
     // ---- places ----
@@ -375,12 +437,17 @@ fn emit(ir: &CellIr) -> TokenStream {
             (n, quote!(d_proj.#f))
         })
         .collect();
-    let (proj_sweep, proj_sinks) = adjoint::backward_code(ir, &plan.proj, &proj_seeds, &fwd_proj_place, &dims);
+    let (proj_sweep, proj_sinks) =
+        adjoint::backward_code(ir, &plan.proj, &proj_seeds, &fwd_proj_place, &dims);
     let mut proj_param_sinks = TokenStream::new();
-    let mut d_inputs: Vec<TokenStream> = ir.inputs.iter().map(|t| {
-        let rows = rows_of(&t.kind, &dims);
-        quote!(#rt::zeros(#rows, batch))
-    }).collect();
+    let mut d_inputs: Vec<TokenStream> = ir
+        .inputs
+        .iter()
+        .map(|t| {
+            let rows = rows_of(&t.kind, &dims);
+            quote!(#rt::zeros(#rows, batch))
+        })
+        .collect();
     for (&leaf, var) in &proj_sinks {
         match plan.proj.leaves.get(&leaf) {
             Some(Leaf::Param(k)) => proj_param_sinks.extend(param_sink(ir, *k, var)),
@@ -398,9 +465,14 @@ fn emit(ir: &CellIr) -> TokenStream {
             .map(|&n| {
                 let place = fwd_step_place(n);
                 let leaf = plan.step.leaves.contains_key(&n);
-                let shared = !used.insert(n) || (with_cache && cached_set.contains(&n))
+                let shared = !used.insert(n)
+                    || (with_cache && cached_set.contains(&n))
                     || ir.assigns.iter().filter(|&&m| m == n).count() > 1;
-                if leaf || shared { quote!(#place.clone()) } else { place }
+                if leaf || shared {
+                    quote!(#place.clone())
+                } else {
+                    place
+                }
             })
             .collect()
     };
@@ -429,16 +501,25 @@ fn emit(ir: &CellIr) -> TokenStream {
             (n, quote!(d_next.#f))
         })
         .collect();
-    let (step_sweep, step_sinks) = adjoint::backward_code(ir, &plan.step, &step_seeds, &back_step_place, &dims);
+    let (step_sweep, step_sinks) =
+        adjoint::backward_code(ir, &plan.step, &step_seeds, &back_step_place, &dims);
     let mut step_param_sinks = TokenStream::new();
-    let mut d_prev: Vec<TokenStream> = ir.states.iter().map(|t| {
-        let rows = rows_of(&t.kind, &dims);
-        quote!(#rt::zeros(#rows, batch))
-    }).collect();
-    let mut d_proj: Vec<TokenStream> = plan.frontier.iter().map(|&n| {
-        let rows = rows_of(&ir.nodes[n].kind, &dims);
-        quote!(#rt::zeros(#rows, batch))
-    }).collect();
+    let mut d_prev: Vec<TokenStream> = ir
+        .states
+        .iter()
+        .map(|t| {
+            let rows = rows_of(&t.kind, &dims);
+            quote!(#rt::zeros(#rows, batch))
+        })
+        .collect();
+    let mut d_proj: Vec<TokenStream> = plan
+        .frontier
+        .iter()
+        .map(|&n| {
+            let rows = rows_of(&ir.nodes[n].kind, &dims);
+            quote!(#rt::zeros(#rows, batch))
+        })
+        .collect();
     for (&leaf, var) in &step_sinks {
         match plan.step.leaves.get(&leaf) {
             Some(Leaf::Param(k)) => step_param_sinks.extend(param_sink(ir, *k, var)),
@@ -453,18 +534,30 @@ fn emit(ir: &CellIr) -> TokenStream {
     let cell_docs_default = if attrs.iter().any(|a| a.path().is_ident("doc")) {
         TokenStream::new()
     } else {
-        doc(format!("The recurrent cell `{name}`, declared with `recurrent!`."))
+        doc(format!(
+            "The recurrent cell `{name}`, declared with `recurrent!`."
+        ))
     };
-    let grad_doc = doc(format!("Gradients of the parameters of [`{name}`], laid out as the parameters."));
-    let state_doc = doc(format!("The recurrent state of [`{name}`]; column `j` belongs to sequence `j`."));
-    let input_doc = doc(format!("One time step of input to [`{name}`]; column `j` belongs to sequence `j`."));
+    let grad_doc = doc(format!(
+        "Gradients of the parameters of [`{name}`], laid out as the parameters."
+    ));
+    let state_doc = doc(format!(
+        "The recurrent state of [`{name}`]; column `j` belongs to sequence `j`."
+    ));
+    let input_doc = doc(format!(
+        "One time step of input to [`{name}`]; column `j` belongs to sequence `j`."
+    ));
     let proj_doc = doc(format!(
         "The state-independent part of a step of [`{name}`] (computed for all time steps at once by the drivers)."
     ));
     let cache_doc = doc(format!(
         "What the backward step of [`{name}`] reads from its forward step: {} matrices of `rows × B` ({}).",
         plan.cached.len(),
-        if cache_texts.is_empty() { "none".to_owned() } else { cache_texts.join(", ") }
+        if cache_texts.is_empty() {
+            "none".to_owned()
+        } else {
+            cache_texts.join(", ")
+        }
     ));
     let marker = quote!(#[doc(hidden)] pub __marker: ::core::marker::PhantomData<T>);
 

@@ -20,10 +20,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn is_batched(&self) -> bool {
-        matches!(self, Kind::Vector { batched: true, .. })
-    }
-
     pub fn describe(&self) -> String {
         match self {
             Kind::Scalar => "a scalar".to_owned(),
@@ -118,6 +114,8 @@ pub struct Node {
     /// True when the value depends on something that receives a gradient (a parameter, a
     /// state or an input), so the reverse sweep must carry its adjoint.
     pub active: bool,
+    /// Where the node came from in the DSL; kept for diagnostics of later stages.
+    #[allow(dead_code)]
     pub span: SpanRange,
 }
 

@@ -91,16 +91,20 @@ pub fn lower(cell: &CellDef, cx: &mut Ctxt) -> Option<CellIr> {
 
     let mut env = HashMap::new();
     for (k, t) in inputs.iter().enumerate() {
-        env.entry(t.name.to_string()).or_insert(Binding::Leaf(LeafRef::Input(k)));
+        env.entry(t.name.to_string())
+            .or_insert(Binding::Leaf(LeafRef::Input(k)));
     }
     for (k, t) in states.iter().enumerate() {
-        env.entry(t.name.to_string()).or_insert(Binding::Leaf(LeafRef::State(k)));
+        env.entry(t.name.to_string())
+            .or_insert(Binding::Leaf(LeafRef::State(k)));
     }
     for (k, t) in params.iter().enumerate() {
-        env.entry(t.name.to_string()).or_insert(Binding::Leaf(LeafRef::Param(k)));
+        env.entry(t.name.to_string())
+            .or_insert(Binding::Leaf(LeafRef::Param(k)));
     }
     for (k, h) in hypers.iter().enumerate() {
-        env.entry(h.name.to_string()).or_insert(Binding::Leaf(LeafRef::Hyper(k)));
+        env.entry(h.name.to_string())
+            .or_insert(Binding::Leaf(LeafRef::Hyper(k)));
     }
     let mut lowerer = Lowerer {
         cell,
@@ -169,7 +173,11 @@ impl Lowerer<'_> {
             Op::Param(_) => (Dep::Const, true),
             Op::Hyper(_) | Op::Lit(_) => (Dep::Const, false),
             _ => (
-                operands.iter().map(|&o| self.nodes[o].dep).max().unwrap_or(Dep::Const),
+                operands
+                    .iter()
+                    .map(|&o| self.nodes[o].dep)
+                    .max()
+                    .unwrap_or(Dep::Const),
                 operands.iter().any(|&o| self.nodes[o].active),
             ),
         };
@@ -234,18 +242,17 @@ impl Lowerer<'_> {
                     other => {
                         self.cx.error_at(
                             arg.span,
-                            format!("`split` cuts a vector into blocks, but this is {}", other.describe()),
+                            format!(
+                                "`split` cuts a vector into blocks, but this is {}",
+                                other.describe()
+                            ),
                         );
                         Kind::Error
                     }
                 };
                 for (index, name) in names.iter().enumerate() {
                     let id = self.push(
-                        Op::Block {
-                            source,
-                            index,
-                            parts,
-                        },
+                        Op::Block { source, index, parts },
                         block_kind.clone(),
                         SpanRange::single(name.span()),
                     );
@@ -266,7 +273,9 @@ impl Lowerer<'_> {
                 let node = &self.nodes[id];
                 match (&node.kind, &expected) {
                     (Kind::Error, _) | (_, Kind::Error) => {}
-                    (Kind::Vector { len, batched }, Kind::Vector { len: state_len, .. }) if len == state_len => {
+                    (Kind::Vector { len, batched }, Kind::Vector { len: state_len, .. })
+                        if len == state_len =>
+                    {
                         if !batched {
                             self.cx.error_at(
                                 expr.span,
@@ -312,8 +321,16 @@ impl Lowerer<'_> {
                         || Builtin::from_name(&name.to_string()).is_some();
                     let message = if is_func {
                         format!("`{name}` is a function; call it on a value: `{name}(...)`")
-                    } else if self.cell.steps.iter().flat_map(|s| &s.stmts).any(|s| binds(s, name)) {
-                        format!("`{name}` is used before its `let`; statements run in order, move the `let` up")
+                    } else if self
+                        .cell
+                        .steps
+                        .iter()
+                        .flat_map(|s| &s.stmts)
+                        .any(|s| binds(s, name))
+                    {
+                        format!(
+                            "`{name}` is used before its `let`; statements run in order, move the `let` up"
+                        )
                     } else {
                         format!(
                             "unknown name `{name}`; declare it (`input`, `state`, `param`, `hyper`) or bind it with `let {name} = ...;`"
@@ -443,7 +460,9 @@ impl Lowerer<'_> {
     fn broadcast(&self, a: &Kind, b: &Kind) -> Option<Kind> {
         match (a, b) {
             (Kind::Scalar, Kind::Scalar) => Some(Kind::Scalar),
-            (Kind::Scalar, v @ Kind::Vector { .. }) | (v @ Kind::Vector { .. }, Kind::Scalar) => Some(v.clone()),
+            (Kind::Scalar, v @ Kind::Vector { .. }) | (v @ Kind::Vector { .. }, Kind::Scalar) => {
+                Some(v.clone())
+            }
             (Kind::Vector { len: la, batched: ba }, Kind::Vector { len: lb, batched: bb }) if la == lb => {
                 Some(Kind::Vector {
                     len: la.clone(),
@@ -526,7 +545,11 @@ impl Lowerer<'_> {
                     let kind = self
                         .broadcast(&self.nodes[left].kind, &self.nodes[id].kind)
                         .unwrap_or(Kind::Error);
-                    let op = if negative { Op::Sub(left, id) } else { Op::Add(left, id) };
+                    let op = if negative {
+                        Op::Sub(left, id)
+                    } else {
+                        Op::Add(left, id)
+                    };
                     self.push(op, kind, expr.span)
                 }
             };
@@ -539,7 +562,11 @@ impl Lowerer<'_> {
         let func = if let Some(builtin) = Builtin::from_name(&name.to_string()) {
             Some(Func::Builtin(builtin))
         } else {
-            self.cell.funcs.iter().position(|f| f.name == *name).map(Func::User)
+            self.cell
+                .funcs
+                .iter()
+                .position(|f| f.name == *name)
+                .map(Func::User)
         };
         let ids: Vec<NodeId> = args.iter().map(|a| self.expr(a)).collect();
         let Some(func) = func else {

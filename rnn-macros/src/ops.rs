@@ -60,7 +60,11 @@ pub enum Contribution {
     /// A full-shaped value to add to the operand's adjoint.
     Dense(TokenStream),
     /// A value to add into rows block `index` of `parts` of the operand's adjoint.
-    Block { index: usize, parts: usize, value: TokenStream },
+    Block {
+        index: usize,
+        parts: usize,
+        value: TokenStream,
+    },
 }
 
 fn rt() -> TokenStream {
@@ -138,7 +142,11 @@ pub fn forward(op: &Op, args: &[Val], funcs: &[syn::Path]) -> TokenStream {
         }
         Op::Neg(..) => {
             let a = args[0].arg();
-            if scalar(0) { quote!(-#a) } else { quote!(#rt::neg(#a)) }
+            if scalar(0) {
+                quote!(-#a)
+            } else {
+                quote!(#rt::neg(#a))
+            }
         }
         Op::Concat(..) => {
             let parts = args.iter().map(Val::arg);
@@ -151,7 +159,11 @@ pub fn forward(op: &Op, args: &[Val], funcs: &[syn::Path]) -> TokenStream {
         Op::Apply(func, _) => {
             let f = scalar_fn(*func, funcs);
             let a = args[0].arg();
-            if scalar(0) { quote!(#f(#a)) } else { quote!(#rt::map(#a, #f)) }
+            if scalar(0) {
+                quote!(#f(#a))
+            } else {
+                quote!(#rt::map(#a, #f))
+            }
         }
         Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Hyper(_) | Op::Lit(_) => unreachable_tokens(),
     }
@@ -181,11 +193,7 @@ pub fn needs(op: &Op, args: &[Kind], active: &[bool]) -> Vec<Need> {
                 out.push(Need::Operand(0));
             }
         }
-        Op::Apply(func, _) => {
-            if active[0] {
-                out.extend(activation_need(*func));
-            }
-        }
+        Op::Apply(func, _) if active[0] => out.extend(activation_need(*func)),
         _ => {}
     }
     let _ = args;
@@ -224,9 +232,19 @@ pub fn vjp(
     let dy_scalar = *node == Kind::Scalar;
     let identity = || {
         let place = &dy.place;
-        if dy_scalar { quote!(#place) } else { quote!(#place.clone()) }
+        if dy_scalar {
+            quote!(#place)
+        } else {
+            quote!(#place.clone())
+        }
     };
-    let negated = || if dy_scalar { quote!(-#d) } else { quote!(#rt::neg(#d)) };
+    let negated = || {
+        if dy_scalar {
+            quote!(-#d)
+        } else {
+            quote!(#rt::neg(#d))
+        }
+    };
     match op {
         Op::MatVec(..) => {
             if k == 0 {

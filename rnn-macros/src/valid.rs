@@ -21,13 +21,19 @@ fn check_sections(cell: &CellDef, cx: &mut Ctxt) {
     if cell.inputs.is_empty() {
         cx.error_at(
             body,
-            format!("cell `{}` declares no input; add one, e.g. `input x[I];`", cell.name),
+            format!(
+                "cell `{}` declares no input; add one, e.g. `input x[I];`",
+                cell.name
+            ),
         );
     }
     if cell.states.is_empty() {
         cx.error_at(
             body,
-            format!("cell `{}` declares no state; add one, e.g. `state h[H];`", cell.name),
+            format!(
+                "cell `{}` declares no state; add one, e.g. `state h[H];`",
+                cell.name
+            ),
         );
     }
     match cell.steps.len() {
@@ -41,7 +47,10 @@ fn check_sections(cell: &CellDef, cx: &mut Ctxt) {
         1 => {}
         _ => {
             for extra in &cell.steps[1..] {
-                cx.error_at(extra.span, "a cell has exactly one `step` block; merge the statements into the first");
+                cx.error_at(
+                    extra.span,
+                    "a cell has exactly one `step` block; merge the statements into the first",
+                );
             }
         }
     }
@@ -51,8 +60,10 @@ fn check_sections(cell: &CellDef, cx: &mut Ctxt) {
             "a cell has at most one `output` line",
         );
     }
-    if let Some(output) = cell.outputs.first() {
-        if !cell.states.iter().any(|state| state.name == *output) {
+    if let Some(output) = cell.outputs.first()
+        && !cell.states.iter().any(|state| state.name == *output)
+    {
+        {
             cx.error_at(
                 SpanRange::single(output.span()),
                 format!("`output {output};` must name a declared state"),
@@ -88,7 +99,10 @@ fn check_names(cell: &CellDef, cx: &mut Ctxt) {
         if let Some(previous) = seen.get(&name.to_string()) {
             cx.error_at(
                 SpanRange::single(name.span()),
-                format!("`{name}` is already declared as {} {previous}; give this {role} another name", article(previous)),
+                format!(
+                    "`{name}` is already declared as {} {previous}; give this {role} another name",
+                    article(previous)
+                ),
             );
         } else {
             seen.insert(name.to_string(), role);
@@ -100,7 +114,10 @@ fn check_names(cell: &CellDef, cx: &mut Ctxt) {
             );
         }
         if role == "function" && name == "split" {
-            cx.error_at(SpanRange::single(name.span()), "`split` is reserved; give the function another name");
+            cx.error_at(
+                SpanRange::single(name.span()),
+                "`split` is reserved; give the function another name",
+            );
         }
     }
     for step in &cell.steps {
@@ -177,7 +194,11 @@ fn check_dim_names(dim: &crate::ast::DimAst, cx: &mut Ctxt) {
             }
         }
         DimAst::Name(name) => {
-            let upper = name.to_string().chars().next().is_some_and(|c| c.is_ascii_uppercase());
+            let upper = name
+                .to_string()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase());
             if !upper {
                 cx.error_at(
                     SpanRange::single(name.span()),
@@ -200,7 +221,7 @@ fn check_statements(cell: &CellDef, cx: &mut Ctxt) {
     let params: HashSet<String> = cell.params.iter().map(|s| s.name.to_string()).collect();
     let hypers: HashSet<String> = cell.hypers.iter().map(|s| s.name.to_string()).collect();
     let mut lets: HashSet<String> = HashSet::new();
-    let mut assigned: HashMap<String, SpanRange> = HashMap::new();
+    let mut assigned: HashSet<String> = HashSet::new();
     for step in &cell.steps {
         for stmt in &step.stmts {
             match stmt {
@@ -236,7 +257,7 @@ fn check_statements(cell: &CellDef, cx: &mut Ctxt) {
                     let key = target.to_string();
                     let span = SpanRange::single(target.span());
                     if states.contains(&key) {
-                        if assigned.contains_key(&key) {
+                        if !assigned.insert(key) {
                             cx.error_at(
                                 span,
                                 format!(
@@ -244,8 +265,6 @@ fn check_statements(cell: &CellDef, cx: &mut Ctxt) {
                                      (bind intermediate values with `let`)"
                                 ),
                             );
-                        } else {
-                            assigned.insert(key, span);
                         }
                     } else if inputs.contains(&key) {
                         cx.error_at(span, format!("cannot assign to input `{target}`: inputs are read-only; bind a new value with `let {target}_new = ...;`"));
@@ -264,7 +283,7 @@ fn check_statements(cell: &CellDef, cx: &mut Ctxt) {
     }
     if cell.steps.len() == 1 {
         for state in &cell.states {
-            if !assigned.contains_key(&state.name.to_string()) {
+            if !assigned.contains(&state.name.to_string()) {
                 cx.error_at(
                     SpanRange::single(state.name.span()),
                     format!(
@@ -279,8 +298,10 @@ fn check_statements(cell: &CellDef, cx: &mut Ctxt) {
 
 fn check_split_calls(expr: &Expr, cx: &mut Ctxt) {
     visit(expr, &mut |e| {
-        if let ExprKind::Call(function, _) = &e.kind {
-            if function == "split" {
+        if let ExprKind::Call(function, _) = &e.kind
+            && function == "split"
+        {
+            {
                 cx.error_at(
                     e.span,
                     "`split(...)` cuts a vector into blocks and must be destructured: `let [a, b] = split(...);`",
@@ -326,7 +347,10 @@ fn check_usage(cell: &CellDef, cx: &mut Ctxt) {
         if !used.contains(&hyper.name.to_string()) {
             cx.error_at(
                 SpanRange::single(hyper.name.span()),
-                format!("hyper-parameter `{}` is never used in `step`; remove it or use it", hyper.name),
+                format!(
+                    "hyper-parameter `{}` is never used in `step`; remove it or use it",
+                    hyper.name
+                ),
             );
         }
     }
@@ -334,7 +358,10 @@ fn check_usage(cell: &CellDef, cx: &mut Ctxt) {
         if !used.contains(&func.name.to_string()) {
             cx.error_at(
                 SpanRange::single(func.name.span()),
-                format!("function `{}` is never used in `step`; remove it or call it", func.name),
+                format!(
+                    "function `{}` is never used in `step`; remove it or call it",
+                    func.name
+                ),
             );
         }
     }

@@ -20,7 +20,9 @@ pub struct Problem<T: Scalar, C: Cell<T>> {
 }
 
 fn dot<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> T {
-    a.iter().zip(b.iter()).fold(T::zero(), |acc, (&x, &y)| acc + x * y)
+    a.iter()
+        .zip(b.iter())
+        .fold(T::zero(), |acc, (&x, &y)| acc + x * y)
 }
 
 fn map_tensors<T: Scalar, U: Scalar, A: Tensors<T>, B: Tensors<U>>(a: &A, f: impl Fn(T) -> U) -> B {
@@ -214,7 +216,13 @@ impl GradReport {
         self.failures == 0
     }
 
-    fn compare(labels: impl Fn(usize) -> String, bptt: &[f64], reference: &[f64], rtol: f64, atol: f64) -> Self {
+    fn compare(
+        labels: impl Fn(usize) -> String,
+        bptt: &[f64],
+        reference: &[f64],
+        rtol: f64,
+        atol: f64,
+    ) -> Self {
         let mut report = GradReport {
             checked: bptt.len(),
             failures: 0,
@@ -224,7 +232,13 @@ impl GradReport {
         for (k, (&g, &d)) in bptt.iter().zip(reference).enumerate() {
             let error = (g - d).abs();
             let tolerance = rtol * g.abs().max(d.abs()) + atol;
-            let ratio = if error == 0.0 { 0.0 } else if tolerance == 0.0 { f64::INFINITY } else { error / tolerance };
+            let ratio = if error == 0.0 {
+                0.0
+            } else if tolerance == 0.0 {
+                f64::INFINITY
+            } else {
+                error / tolerance
+            };
             if ratio > 1.0 || ratio.is_nan() {
                 report.failures += 1;
             }
@@ -245,7 +259,11 @@ impl GradReport {
 
 impl fmt::Display for GradReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} variables, {} failing, worst error/tolerance {:.3e}", self.checked, self.failures, self.worst_ratio)?;
+        write!(
+            f,
+            "{} variables, {} failing, worst error/tolerance {:.3e}",
+            self.checked, self.failures, self.worst_ratio
+        )?;
         if let Some(w) = &self.worst {
             write!(
                 f,
@@ -281,7 +299,13 @@ pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Resu
         reference.push((evaluate(plus)? - evaluate(minus)?) / (plus - minus));
     }
     let atol = 1e-7 * inf_norm(&gradient).max(1.0);
-    Ok(GradReport::compare(|k| problem.label(k), &gradient, &reference, 1e-5, atol))
+    Ok(GradReport::compare(
+        |k| problem.label(k),
+        &gradient,
+        &reference,
+        1e-5,
+        atol,
+    ))
 }
 
 /// THEORY.md P3: BPTT against exact forward-mode derivatives (`Dual64`), entry by entry.
@@ -299,5 +323,11 @@ pub fn check_dual<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport,
         reference.push(seeded.loss()?.eps);
     }
     let atol = 1e-12 * inf_norm(&gradient);
-    Ok(GradReport::compare(|k| problem.label(k), &gradient, &reference, 1e-11, atol))
+    Ok(GradReport::compare(
+        |k| problem.label(k),
+        &gradient,
+        &reference,
+        1e-11,
+        atol,
+    ))
 }

@@ -3,7 +3,7 @@
 use crate::Problem;
 use nalgebra::DMatrix;
 use proptest::prelude::*;
-use rnn_core::{Cell, ParamSet, Tensors};
+use rnn_core::{Cell, Tensors};
 
 /// `default`, or the `PROPTEST_CASES` environment variable when set (to scale every property up).
 pub fn cases(default: u32) -> u32 {
@@ -25,10 +25,18 @@ pub fn problem<C: Cell<f64> + std::fmt::Debug + 'static>(
     (1..=max_batch.max(1), 1..=max_steps.max(1)).prop_flat_map(move |(batch, steps)| {
         let cell = cell.clone();
         let params = cell.param_count();
-        let inputs: usize = (0..C::Input::NAMES.len()).map(|k| cell.input_rows(k)).sum::<usize>() * batch * steps;
-        let state: usize = (0..C::State::NAMES.len()).map(|k| cell.state_rows(k)).sum::<usize>() * batch;
+        let inputs: usize = (0..C::Input::NAMES.len())
+            .map(|k| cell.input_rows(k))
+            .sum::<usize>()
+            * batch
+            * steps;
+        let state: usize = (0..C::State::NAMES.len())
+            .map(|k| cell.state_rows(k))
+            .sum::<usize>()
+            * batch;
         let total = params + inputs + state + state * steps;
-        proptest::collection::vec(-1.0..=1.0_f64, total).prop_map(move |values| build(&cell, batch, steps, &values))
+        proptest::collection::vec(-1.0..=1.0_f64, total)
+            .prop_map(move |values| build(&cell, batch, steps, &values))
     })
 }
 

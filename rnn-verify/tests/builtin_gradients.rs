@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use rnn_core::Cell;
-use rnn_core::cells::{Elman, ElmanConcat, ElmanConcatDims, ElmanDims, Leaky, LeakyDims, RunningSum, RunningSumDims};
+use rnn_core::cells::{
+    Elman, ElmanConcat, ElmanConcatDims, ElmanDims, Leaky, LeakyDims, RunningSum, RunningSumDims,
+};
 use rnn_verify::strategies::{cases, problem};
 use rnn_verify::{Problem, check_dual, check_finite_differences};
 

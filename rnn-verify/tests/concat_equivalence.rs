@@ -5,8 +5,11 @@
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
-use rnn_core::cells::{Elman, ElmanConcat, ElmanConcatDims, ElmanConcatInput, ElmanConcatState, ElmanDims, ElmanInput, ElmanState};
-use rnn_core::{Cell, recurrent, seq};
+use rnn_core::cells::{
+    Elman, ElmanConcat, ElmanConcatDims, ElmanConcatInput, ElmanConcatState, ElmanDims, ElmanInput,
+    ElmanState,
+};
+use rnn_core::{recurrent, seq};
 use rnn_verify::strategies::cases;
 
 const U: f64 = f64::EPSILON / 2.0;
@@ -34,23 +37,50 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (1..=8usize, 1..=6usize, 1..=4usize).prop_flat_map(|(n, i, batch)| {
-        (matrix(n, n), matrix(n, i), matrix(n, 1), matrix(n, batch), matrix(i, batch), matrix(n, batch))
-            .prop_map(|(w_hh, w_hx, b, h, x, d)| Case { w_hh, w_hx, b, h, x, d })
+        (
+            matrix(n, n),
+            matrix(n, i),
+            matrix(n, 1),
+            matrix(n, batch),
+            matrix(i, batch),
+            matrix(n, batch),
+        )
+            .prop_map(|(w_hh, w_hx, b, h, x, d)| Case {
+                w_hh,
+                w_hx,
+                b,
+                h,
+                x,
+                d,
+            })
     })
 }
 
 fn stacked(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    DMatrix::from_fn(a.nrows(), a.ncols() + b.ncols(), |i, j| if j < a.ncols() { a[(i, j)] } else { b[(i, j - a.ncols())] })
+    DMatrix::from_fn(a.nrows(), a.ncols() + b.ncols(), |i, j| {
+        if j < a.ncols() {
+            a[(i, j)]
+        } else {
+            b[(i, j - a.ncols())]
+        }
+    })
 }
 
-fn check_within(what: &str, ours: &DMatrix<f64>, other: &DMatrix<f64>, bound: &DMatrix<f64>) -> Result<(), TestCaseError> {
+fn check_within(
+    what: &str,
+    ours: &DMatrix<f64>,
+    other: &DMatrix<f64>,
+    bound: &DMatrix<f64>,
+) -> Result<(), TestCaseError> {
     for i in 0..ours.nrows() {
         for j in 0..ours.ncols() {
             let diff = (ours[(i, j)] - other[(i, j)]).abs();
             prop_assert!(
                 diff <= bound[(i, j)],
                 "{what}[{i},{j}]: split {:e}, concatenated {:e}, |diff| {diff:e} > bound {:e}",
-                ours[(i, j)], other[(i, j)], bound[(i, j)]
+                ours[(i, j)],
+                other[(i, j)],
+                bound[(i, j)]
             );
         }
     }

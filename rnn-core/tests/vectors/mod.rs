@@ -4,12 +4,14 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
+/// Parses one file of `../shared/vectors`.
 pub fn load(name: &str) -> Value {
     let path = format!("{}/../../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("cannot parse {path}: {e}"))
 }
 
+/// `(shape, row-major data)` of a stored tensor.
 pub fn tensor(v: &Value) -> (Vec<usize>, Vec<f64>) {
     let shape = v["shape"]
         .as_array()
@@ -17,7 +19,12 @@ pub fn tensor(v: &Value) -> (Vec<usize>, Vec<f64>) {
         .iter()
         .map(|d| d.as_u64().expect("dimension") as usize)
         .collect();
-    let data = v["data"].as_array().expect("data").iter().map(|x| x.as_f64().expect("number")).collect();
+    let data = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect();
     (shape, data)
 }
 
@@ -45,7 +52,9 @@ pub fn sequence(v: &Value) -> Vec<DMatrix<f64>> {
     let (shape, data) = tensor(v);
     assert_eq!(shape.len(), 3, "expected (T, B, F), got shape {shape:?}");
     let (b, f) = (shape[1], shape[2]);
-    data.chunks(b * f).map(|chunk| DMatrix::from_row_slice(b, f, chunk).transpose()).collect()
+    data.chunks(b * f)
+        .map(|chunk| DMatrix::from_row_slice(b, f, chunk).transpose())
+        .collect()
 }
 
 /// `|a - b| <= 1e-10 max(1, |b|)` entry by entry (the vectors' README's recommended check),
