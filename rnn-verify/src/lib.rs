@@ -21,6 +21,12 @@
 #![forbid(unsafe_code)]
 
 mod gradcheck;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod strategies;
 
 pub use gradcheck::{GradReport, Problem, Worst, check_dual, check_finite_differences};
