@@ -371,7 +371,10 @@ fn parse_number(input: ParseStream) -> syn::Result<(f64, SpanRange)> {
         first: negative.unwrap_or(span),
         last: span,
     };
-    Ok((if negative.is_some() { -value } else { value }, range))
+    Ok((
+        if negative.is_some() { -value } else { value },
+        finite(value, range)?,
+    ))
 }
 
 impl Parse for Stmt {
@@ -478,19 +481,30 @@ fn parse_unary(input: ParseStream) -> syn::Result<Expr> {
     parse_atom(input)
 }
 
+/// A number of the DSL must be finite: it becomes an `f64` literal in the generated code.
+fn finite(value: f64, span: SpanRange) -> syn::Result<SpanRange> {
+    if value.is_finite() {
+        Ok(span)
+    } else {
+        Err(span.error("this number does not fit in an f64; write a finite constant"))
+    }
+}
+
 fn parse_atom(input: ParseStream) -> syn::Result<Expr> {
     if input.peek(syn::LitFloat) {
         let lit: syn::LitFloat = input.parse()?;
+        let span = finite(lit.base10_parse()?, SpanRange::single(lit.span()))?;
         return Ok(Expr {
             kind: ExprKind::Lit(lit.base10_parse()?),
-            span: SpanRange::single(lit.span()),
+            span,
         });
     }
     if input.peek(syn::LitInt) {
         let lit: syn::LitInt = input.parse()?;
+        let span = finite(lit.base10_parse()?, SpanRange::single(lit.span()))?;
         return Ok(Expr {
             kind: ExprKind::Lit(lit.base10_parse()?),
-            span: SpanRange::single(lit.span()),
+            span,
         });
     }
     if input.peek(Ident) {

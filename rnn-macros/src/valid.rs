@@ -96,6 +96,13 @@ fn declared_names(cell: &CellDef) -> Vec<(&Ident, &'static str)> {
 fn check_names(cell: &CellDef, cx: &mut Ctxt) {
     let mut seen: HashMap<String, &'static str> = HashMap::new();
     for (name, role) in declared_names(cell) {
+        let text = name.to_string();
+        if text == "dims" || text.starts_with("__") {
+            cx.error_at(
+                SpanRange::single(name.span()),
+                format!("`{name}` is reserved for the generated code; give this {role} another name"),
+            );
+        }
         if let Some(previous) = seen.get(&name.to_string()) {
             cx.error_at(
                 SpanRange::single(name.span()),

@@ -1,3 +1,6 @@
+//! A documented crate: the generated items must satisfy `missing_docs`.
+#![deny(missing_docs)]
+
 use nalgebra::DMatrix;
 use rnn_core::{Cell, recurrent};
 
@@ -17,6 +20,7 @@ recurrent! {
         }
     }
 
+    /// Keeps its state and sums its input.
     cell Keep {
         input x[H];
         state h[H], total[H];
