@@ -560,6 +560,10 @@ fn emit(ir: &CellIr) -> TokenStream {
         }
     ));
     let marker = quote!(#[doc(hidden)] pub __marker: ::core::marker::PhantomData<T>);
+    let state_tensors = tensors_impl(&state_ty, &state_names, &state_texts, false);
+    let input_tensors = tensors_impl(&input_ty, &input_names, &input_texts, false);
+    let proj_field_refs: Vec<&proc_macro2::Ident> = proj_fields.iter().collect();
+    let proj_tensors = tensors_impl(&proj_ty, &proj_field_refs, &proj_texts, true);
 
     quote! {
         #dims_doc
@@ -692,47 +696,9 @@ fn emit(ir: &CellIr) -> TokenStream {
             }
         }
 
-        #allow
-        impl<T: #rt::Scalar> #rt::Tensors<T> for #state_ty<T> {
-            const NAMES: &'static [&'static str] = &[#(#state_texts),*];
-            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
-                match k { #( #state_idx => ::core::option::Option::Some(&self.#state_names), )* _ => ::core::option::Option::None }
-            }
-            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
-                match k { #( #state_idx => ::core::option::Option::Some(&mut self.#state_names), )* _ => ::core::option::Option::None }
-            }
-            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
-                Self { #( #state_names: f(#state_idx), )* }
-            }
-        }
-
-        #allow
-        impl<T: #rt::Scalar> #rt::Tensors<T> for #input_ty<T> {
-            const NAMES: &'static [&'static str] = &[#(#input_texts),*];
-            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
-                match k { #( #input_idx => ::core::option::Option::Some(&self.#input_names), )* _ => ::core::option::Option::None }
-            }
-            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
-                match k { #( #input_idx => ::core::option::Option::Some(&mut self.#input_names), )* _ => ::core::option::Option::None }
-            }
-            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
-                Self { #( #input_names: f(#input_idx), )* }
-            }
-        }
-
-        #allow
-        impl<T: #rt::Scalar> #rt::Tensors<T> for #proj_ty<T> {
-            const NAMES: &'static [&'static str] = &[#(#proj_texts),*];
-            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
-                match k { #( #proj_idx => ::core::option::Option::Some(&self.#proj_fields), )* _ => ::core::option::Option::None }
-            }
-            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
-                match k { #( #proj_idx => ::core::option::Option::Some(&mut self.#proj_fields), )* _ => ::core::option::Option::None }
-            }
-            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
-                Self { #( #proj_fields: f(#proj_idx), )* __marker: ::core::marker::PhantomData }
-            }
-        }
+        #state_tensors
+        #input_tensors
+        #proj_tensors
 
         #allow
         impl<T: #rt::Scalar> #rt::Cell<T> for #name<T> {
@@ -875,6 +841,35 @@ fn emit(ir: &CellIr) -> TokenStream {
                     #state_ty { #( #state_names: #d_prev, )* },
                     #proj_ty { #( #proj_fields: #d_proj, )* __marker: ::core::marker::PhantomData },
                 ))
+            }
+        }
+    }
+}
+
+/// `impl Tensors` for a generated struct of `rows × B` matrices (`marker`: it also has the
+/// hidden `__marker` field).
+fn tensors_impl(
+    ty: &proc_macro2::Ident,
+    fields: &[&proc_macro2::Ident],
+    names: &[String],
+    marker: bool,
+) -> TokenStream {
+    let rt = quote!(::rnn_core::__private);
+    let na = quote!(#rt::nalgebra);
+    let idx: Vec<usize> = (0..fields.len()).collect();
+    let marker = marker.then(|| quote!(__marker: ::core::marker::PhantomData,));
+    quote! {
+        #[allow(unused_variables, unused_mut, clippy::all)]
+        impl<T: #rt::Scalar> #rt::Tensors<T> for #ty<T> {
+            const NAMES: &'static [&'static str] = &[#(#names),*];
+            fn get(&self, k: usize) -> ::core::option::Option<&#na::DMatrix<T>> {
+                match k { #( #idx => ::core::option::Option::Some(&self.#fields), )* _ => ::core::option::Option::None }
+            }
+            fn get_mut(&mut self, k: usize) -> ::core::option::Option<&mut #na::DMatrix<T>> {
+                match k { #( #idx => ::core::option::Option::Some(&mut self.#fields), )* _ => ::core::option::Option::None }
+            }
+            fn from_fn(mut f: impl FnMut(usize) -> #na::DMatrix<T>) -> Self {
+                Self { #( #fields: f(#idx), )* #marker }
             }
         }
     }

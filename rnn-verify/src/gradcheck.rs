@@ -29,6 +29,15 @@ fn map_tensors<T: Scalar, U: Scalar, A: Tensors<T>, B: Tensors<U>>(a: &A, f: imp
     B::from_fn(|k| a.get(k).map_or_else(|| DMatrix::zeros(0, 0), |m| m.map(&f)))
 }
 
+/// Parameters, then every input entry step by step, then the initial state: the layout of
+/// [`Problem::gradient`] and [`Problem::variables`].
+fn flatten<T: Scalar, I: Tensors<T>, S: Tensors<T>>(mut flat: Vec<T>, inputs: &[I], initial: &S) -> Vec<T> {
+    for m in inputs.iter().flat_map(|x| x.iter()).chain(initial.iter()) {
+        flat.extend(m.iter().copied());
+    }
+    flat
+}
+
 fn tensors_len<T: Scalar, A: Tensors<T>>(a: &A) -> usize {
     a.iter().map(|m| m.len()).sum()
 }
@@ -55,30 +64,16 @@ impl<T: Scalar, C: Cell<T>> Problem<T, C> {
     pub fn gradient(&self) -> Result<Vec<T>, Error> {
         let trajectory = seq::unroll(&self.cell, &self.initial, &self.inputs)?;
         let grads = seq::bptt(&self.cell, &trajectory, &self.readout)?;
-        let mut flat = grads.params.to_flat();
-        for x in &grads.inputs {
-            for m in x.iter() {
-                flat.extend(m.iter().copied());
-            }
-        }
-        for m in grads.initial_state.iter() {
-            flat.extend(m.iter().copied());
-        }
-        Ok(flat)
+        Ok(flatten(
+            grads.params.to_flat(),
+            &grads.inputs,
+            &grads.initial_state,
+        ))
     }
 
     /// The variables in the layout of [`Problem::gradient`].
     pub fn variables(&self) -> Vec<T> {
-        let mut flat = self.cell.to_flat();
-        for x in &self.inputs {
-            for m in x.iter() {
-                flat.extend(m.iter().copied());
-            }
-        }
-        for m in self.initial.iter() {
-            flat.extend(m.iter().copied());
-        }
-        flat
+        flatten(self.cell.to_flat(), &self.inputs, &self.initial)
     }
 
     /// Applies `f(index, value)` to every variable, in the layout of [`Problem::gradient`].

@@ -27,7 +27,7 @@ fn input() -> impl Strategy<Value = usize> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(16)))]
+    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
 
     #[test]
     fn elman_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Elman::new(ElmanDims { H: h, I: i }).unwrap(), 3, 12))) {

@@ -52,7 +52,7 @@ fn assert_gradients(problem: &Problem<f64, Gated<f64>>) -> Result<(), TestCaseEr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(16)))]
+    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
 
     #[test]
     fn custom_cell_gradients(
