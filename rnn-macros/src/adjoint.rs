@@ -118,9 +118,8 @@ pub fn plan(ir: &CellIr) -> Plan {
                 continue;
             }
             let operands = nodes[m].op.operands();
-            let kinds: Vec<Kind> = operands.iter().map(|&o| nodes[o].kind.clone()).collect();
             let active: Vec<bool> = operands.iter().map(|&o| nodes[o].active).collect();
-            for need in ops::needs(&nodes[m].op, &kinds, &active) {
+            for need in ops::needs(&nodes[m].op, &active) {
                 out.insert(match need {
                     Need::Operand(k) => operands[k],
                     Need::Output => m,

@@ -259,19 +259,10 @@ fn emit(ir: &CellIr) -> TokenStream {
         .map(|h| format!("hyper-parameter {}", h.name))
         .collect();
     let hyper_dims_text: Vec<String> = ir.hypers.iter().map(|h| shape_text(&h.kind)).collect();
-    let init_bounds: Vec<f64> = ir
-        .params
-        .iter()
-        .map(|p| match &p.kind {
-            Kind::Matrix { .. } | Kind::Vector { .. } => 0.0,
-            _ => 1.0,
-        })
-        .collect();
     let init_bound_exprs: Vec<TokenStream> = ir
         .params
         .iter()
-        .zip(&init_bounds)
-        .map(|(p, fixed)| match &p.kind {
+        .map(|p| match &p.kind {
             Kind::Matrix { cols, .. } => {
                 let c = cols.runtime(&dims);
                 quote!(1.0 / (#c as f64).sqrt())
@@ -280,7 +271,7 @@ fn emit(ir: &CellIr) -> TokenStream {
                 let n = len.runtime(&dims);
                 quote!(1.0 / (#n as f64).sqrt())
             }
-            _ => quote!(#fixed),
+            Kind::Scalar | Kind::Error => quote!(1.0),
         })
         .collect();
     let init_fill: Vec<TokenStream> = ir
@@ -318,8 +309,6 @@ fn emit(ir: &CellIr) -> TokenStream {
             retype_of(&h.kind, quote!(self.#n))
         })
         .collect();
-    let acc_kinds: Vec<bool> = ir.params.iter().map(|p| p.kind == Kind::Scalar).collect();
-    let _ = acc_kinds;
 
     // ---- states, inputs, projection ----
     let state_names: Vec<_> = ir.states.iter().map(|s| &s.name).collect();

@@ -174,7 +174,7 @@ fn unreachable_tokens() -> TokenStream {
 }
 
 /// The forward values the adjoint rule of `op` reads, given which operands are active.
-pub fn needs(op: &Op, args: &[Kind], active: &[bool]) -> Vec<Need> {
+pub fn needs(op: &Op, active: &[bool]) -> Vec<Need> {
     let mut out = Vec::new();
     match op {
         Op::MatVec(..) => {
@@ -196,7 +196,6 @@ pub fn needs(op: &Op, args: &[Kind], active: &[bool]) -> Vec<Need> {
         Op::Apply(func, _) if active[0] => out.extend(activation_need(*func)),
         _ => {}
     }
-    let _ = args;
     out
 }
 
