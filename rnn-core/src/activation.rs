@@ -65,3 +65,39 @@ pub fn softplus<T: Scalar>(x: T) -> T {
     let positive = if x > T::zero() { x } else { T::zero() };
     positive + (-x.abs()).exp().ln_1p()
 }
+
+/// Rounds to the nearest integer, ties to even (`round(0.5) = 0`, `round(1.5) = 2`), as Python's
+/// `round`, `numpy.round` and `f64::round_ties_even`; generic over the scalar (num-traits has no
+/// such rounding, and `round` rounds ties away from zero).
+///
+/// The result is a constant: for a dual number, the rounded real part with a zero derivative
+/// (the derivative of rounding almost everywhere). It is computed on the real part because
+/// `num_dual` panics in `round()`.
+pub fn round_half_even<T: Scalar>(x: T) -> T {
+    T::of_f64(x.real_part().round_ties_even())
+}
+
+/// `round(σ(x))` (ties to even): a hard gate, 0 or 1. Its derivative is 0 almost everywhere
+/// (taken as 0 everywhere), so finite differences do not apply across its jumps (THEORY.md P2).
+pub struct HardSigmoid;
+
+impl Activation for HardSigmoid {
+    fn value<T: Scalar>(x: T) -> T {
+        round_half_even(sigmoid(x))
+    }
+    fn derivative<T: Scalar>(_x: T) -> T {
+        T::zero()
+    }
+}
+
+/// `round(tanh(x))` (ties to even): −1, 0 or 1, derivative 0 (see [`HardSigmoid`]).
+pub struct HardTanh;
+
+impl Activation for HardTanh {
+    fn value<T: Scalar>(x: T) -> T {
+        round_half_even(x.tanh())
+    }
+    fn derivative<T: Scalar>(_x: T) -> T {
+        T::zero()
+    }
+}

@@ -132,3 +132,121 @@ recurrent! {
         }
     }
 }
+
+recurrent! {
+    /// LSTM with peephole connections (Gers & Schmidhuber 2000; Gers, Schraudolph & Schmidhuber
+    /// 2002): the gates also see the cell state through diagonal weights, the input and forget
+    /// gates the old one, the output gate the new one. Gate blocks i, f, g, o.
+    ///
+    /// ```text
+    /// i = σ(W_i x + R_i h + p_i ⊙ c_{t-1} + b_i),  f = σ(W_f x + R_f h + p_f ⊙ c_{t-1} + b_f)
+    /// g = tanh(W_g x + R_g h + b_g),  c_t = f ⊙ c_{t-1} + i ⊙ g
+    /// o = σ(W_o x + R_o h + p_o ⊙ c_t + b_o),  h_t = o ⊙ tanh(c_t)
+    /// ```
+    /// Parameters: `4H(I + H) + 4H + 3H`.
+    pub cell PeepholeLstm {
+        input x[I];
+        state h[H], c[H];
+        output h;
+        param w_ih[4 * H, I], w_hh[4 * H, H], b[4 * H], p_i[H], p_f[H], p_o[H];
+        step {
+            let [i_x, f_x, g_x, o_x] = split(w_ih * x + b);
+            let [i_h, f_h, g_h, o_h] = split(w_hh * h);
+            let i = sigmoid(i_x + i_h + p_i * c);
+            let f = sigmoid(f_x + f_h + p_f * c);
+            let g = tanh(g_x + g_h);
+            c = f * c + i * g;
+            let o = sigmoid(o_x + o_h + p_o * c);
+            h = o * tanh(c);
+        }
+    }
+}
+
+recurrent! {
+    /// Coupled input–forget gate LSTM, "CIFG" of Greff, Srivastava, Koutník, Steunebrink &
+    /// Schmidhuber, *LSTM: A Search Space Odyssey* (2017): their vanilla LSTM (with peepholes) with
+    /// the forget gate replaced by `f = 1 − i`, so the forget gate's weights and peephole are gone.
+    /// Gate blocks i, g, o.
+    ///
+    /// ```text
+    /// i = σ(W_i x + R_i h + p_i ⊙ c_{t-1} + b_i),  g = tanh(W_g x + R_g h + b_g)
+    /// c_t = (1 − i) ⊙ c_{t-1} + i ⊙ g
+    /// o = σ(W_o x + R_o h + p_o ⊙ c_t + b_o),  h_t = o ⊙ tanh(c_t)
+    /// ```
+    /// Parameters: `3H(I + H) + 3H + 2H` (vanilla's `4H(I + H) + 4H + 3H` less one gate).
+    pub cell Cifg {
+        input x[I];
+        state h[H], c[H];
+        output h;
+        param w_ih[3 * H, I], w_hh[3 * H, H], b[3 * H], p_i[H], p_o[H];
+        step {
+            let [i_x, g_x, o_x] = split(w_ih * x + b);
+            let [i_h, g_h, o_h] = split(w_hh * h);
+            let i = sigmoid(i_x + i_h + p_i * c);
+            let g = tanh(g_x + g_h);
+            c = (1 - i) * c + i * g;
+            let o = sigmoid(o_x + o_h + p_o * c);
+            h = o * tanh(c);
+        }
+    }
+}
+
+recurrent! {
+    /// Minimal gated unit (Zhou, Wu, Zhang & Zhou 2016): one forget gate that also resets.
+    ///
+    /// ```text
+    /// f = σ(W_fx x + W_fh h_{t-1} + b_f)
+    /// n = tanh(W_nx x + W_nh (f ⊙ h_{t-1}) + b_n)
+    /// h_t = (1 − f) ⊙ h_{t-1} + f ⊙ n
+    /// ```
+    /// Parameters: `2(H(H + I) + H)`.
+    pub cell Mgu {
+        input x[I];
+        state h[H];
+        param w_fx[H, I], w_fh[H, H], b_f[H], w_nx[H, I], w_nh[H, H], b_n[H];
+        step {
+            let f = sigmoid(w_fx * x + w_fh * h + b_f);
+            let n = tanh(w_nx * x + w_nh * (f * h) + b_n);
+            h = (1 - f) * h + f * n;
+        }
+    }
+}
+
+recurrent! {
+    /// Independently recurrent network (Li, Li, Cook, Zhu & Gao 2018): each unit recurs only on
+    /// itself through an element-wise weight `u`, with ReLU:
+    /// `h_t = relu(W x_t + u ⊙ h_{t-1} + b)`. Parameters: `H·I + 2H`.
+    pub cell IndRnn {
+        input x[I];
+        state h[H];
+        param w[H, I], u[H], b[H];
+        step {
+            h = relu(w * x + u * h + b);
+        }
+    }
+}
+
+recurrent! {
+    /// The hand-set hard-gated LSTM of the seed notes: every gate is rounded, ties to even,
+    /// `round(σ(·))` for i, f, o and `round(tanh(·))` for the candidate and the output squashing.
+    /// Gate blocks i, f, g, o. Its derivative is 0 almost everywhere; it exists to reproduce the
+    /// seed's hand-computed sequences exactly.
+    pub cell HardLstm {
+        input x[I];
+        state h[H], c[H];
+        output h;
+        param w_ih[4 * H, I], w_hh[4 * H, H], b[4 * H];
+        fn hard_sigmoid = crate::HardSigmoid;
+        fn hard_tanh = crate::HardTanh;
+        step {
+            let [i_x, f_x, g_x, o_x] = split(w_ih * x + b);
+            let [i_h, f_h, g_h, o_h] = split(w_hh * h);
+            let i = hard_sigmoid(i_x + i_h);
+            let f = hard_sigmoid(f_x + f_h);
+            let g = hard_tanh(g_x + g_h);
+            let o = hard_sigmoid(o_x + o_h);
+            c = f * c + i * g;
+            h = o * hard_tanh(c);
+        }
+    }
+}

@@ -106,7 +106,9 @@ mod tensors;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use activation::{Activation, exp, identity, relu, sigmoid, softplus, tanh};
+pub use activation::{
+    Activation, HardSigmoid, HardTanh, exp, identity, relu, round_half_even, sigmoid, softplus, tanh,
+};
 pub use cell::Cell;
 pub use error::Error;
 pub use rng::SplitMix64;

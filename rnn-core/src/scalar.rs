@@ -9,6 +9,11 @@ pub trait Scalar: nalgebra::RealField + Copy {
     fn of_f64(value: f64) -> Self {
         nalgebra::convert::<f64, Self>(value)
     }
+
+    /// The value as an `f64`: exact for `f32` and `f64`, the real part of a dual number.
+    fn real_part(self) -> f64 {
+        nalgebra::convert_unchecked::<Self, f64>(self)
+    }
 }
 
 impl<T: nalgebra::RealField + Copy> Scalar for T {}

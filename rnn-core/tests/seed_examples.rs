@@ -145,3 +145,51 @@ fn exponential_average_holds_exactly() {
         (grad.a - expected).abs()
     );
 }
+
+/// The seed's hand-set hard-gated LSTM: all six sequences exactly (ties round to even: the
+/// output gate sees σ(0) = 0.5 whenever x = 0 and must give 0).
+#[test]
+fn hard_lstm_reproduces_the_six_sequences() {
+    use rnn_core::cells::{HardLstm, HardLstmDims, HardLstmInput};
+    let seed = &load("seed_examples.json")["d_hard_lstm"];
+    let w = |name: &str| seed["weights"][name].as_f64().unwrap();
+    // Gate blocks i, f, g, o; one unit, one input.
+    let w_ih = DMatrix::from_column_slice(4, 1, &[w("w_ix"), w("w_fx"), w("w_cx"), w("w_ox")]);
+    let w_hh = DMatrix::from_column_slice(4, 1, &[w("w_ih"), w("w_fh"), w("w_ch"), w("w_oh")]);
+    let b = nalgebra::DVector::from_column_slice(&[w("b_i"), w("b_f"), w("b_c"), w("b_o")]);
+    let cell = HardLstm::from_params(HardLstmDims { H: 1, I: 1 }, w_ih, w_hh, b).unwrap();
+    let sequences = seed["sequences"].as_array().unwrap();
+    assert_eq!(sequences.len(), 6);
+    for case in sequences {
+        let xs: Vec<HardLstmInput<f64>> = numbers(&case["x"])
+            .into_iter()
+            .map(|x| HardLstmInput {
+                x: DMatrix::from_element(1, 1, x),
+            })
+            .collect();
+        let states = seq::run(&cell, &cell.zero_state(1), &xs).unwrap();
+        let h: Vec<f64> = states.iter().map(|s| s.h[(0, 0)]).collect();
+        assert_eq!(h, numbers(&case["h"]), "x = {:?}", numbers(&case["x"]));
+    }
+}
+
+#[test]
+fn round_half_even_matches_the_standard_library() {
+    use rnn_core::round_half_even;
+    for (x, expected) in [
+        (0.5, 0.0),
+        (1.5, 2.0),
+        (2.5, 2.0),
+        (-0.5, -0.0),
+        (-1.5, -2.0),
+        (0.49999999999999994, 0.0),
+    ] {
+        assert_eq!(round_half_even(x), expected, "round({x})");
+    }
+    for k in -4000..=4000 {
+        let x = f64::from(k) * 0.25 + 1e-3 * f64::from(k % 7);
+        assert_eq!(round_half_even(x), x.round_ties_even(), "round({x})");
+        let y = x as f32;
+        assert_eq!(round_half_even(y), y.round_ties_even(), "round({y}f32)");
+    }
+}

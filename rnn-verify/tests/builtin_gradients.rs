@@ -4,9 +4,8 @@
 
 use proptest::prelude::*;
 use rnn_core::Cell;
-use rnn_core::cells::{
-    Elman, ElmanConcat, ElmanConcatDims, ElmanDims, Leaky, LeakyDims, RunningSum, RunningSumDims,
-};
+use rnn_core::cells::*;
+use rnn_core::seq;
 use rnn_verify::strategies::{cases, problem};
 use rnn_verify::{Problem, check_dual, check_finite_differences};
 
@@ -54,5 +53,88 @@ proptest! {
             })
     ) {
         assert_gradients(&p)?;
+    }
+
+    #[test]
+    fn rnn_tanh_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(RnnTanh::new(RnnTanhDims { H: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    #[test]
+    fn lstm_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Lstm::new(LstmDims { H: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    #[test]
+    fn gru_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Gru::new(GruDims { H: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    /// ReLU has a kink at 0: finite differences straddling it average two slopes (THEORY.md P2
+    /// pitfalls), so cases with a pre-activation within 1e-3 of 0 are rejected for P2. P3 follows
+    /// the implementation's own branch and runs on every case.
+    #[test]
+    fn rnn_relu_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(RnnRelu::new(RnnReluDims { H: h, I: i }).unwrap(), 3, 12))) {
+        let dual = check_dual(&p).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(dual.passed(), "RnnRelu dual numbers: {dual}");
+        let states = seq::run(&p.cell, &p.initial, &p.inputs).unwrap();
+        let mut closest = f64::INFINITY;
+        for (t, x) in p.inputs.iter().enumerate() {
+            let previous = if t == 0 { &p.initial.h } else { &states[t - 1].h };
+            let pre = &p.cell.w_ih * &x.x + &p.cell.w_hh * previous;
+            for j in 0..pre.ncols() {
+                for r in 0..pre.nrows() {
+                    closest = closest.min((pre[(r, j)] + p.cell.b_ih[r] + p.cell.b_hh[r]).abs());
+                }
+            }
+        }
+        prop_assume!(closest > 1e-3);
+        let fd = check_finite_differences(&p).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(fd.passed(), "RnnRelu finite differences: {fd}");
+    }
+
+    #[test]
+    fn peephole_lstm_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(PeepholeLstm::new(PeepholeLstmDims { H: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    #[test]
+    fn cifg_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Cifg::new(CifgDims { H: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    #[test]
+    fn mgu_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Mgu::new(MguDims { H: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    /// IndRNN uses ReLU: P2 only away from the kink, as for `RnnRelu`; P3 always.
+    #[test]
+    fn indrnn_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(IndRnn::new(IndRnnDims { H: h, I: i }).unwrap(), 3, 12))) {
+        let dual = check_dual(&p).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(dual.passed(), "IndRnn dual numbers: {dual}");
+        let states = seq::run(&p.cell, &p.initial, &p.inputs).unwrap();
+        let mut closest = f64::INFINITY;
+        for (t, x) in p.inputs.iter().enumerate() {
+            let previous = if t == 0 { &p.initial.h } else { &states[t - 1].h };
+            let pre = &p.cell.w * &x.x;
+            for j in 0..pre.ncols() {
+                for r in 0..pre.nrows() {
+                    closest = closest.min((pre[(r, j)] + p.cell.u[r] * previous[(r, j)] + p.cell.b[r]).abs());
+                }
+            }
+        }
+        prop_assume!(closest > 1e-3);
+        let fd = check_finite_differences(&p).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(fd.passed(), "IndRnn finite differences: {fd}");
+    }
+
+    /// The hard-gated LSTM's derivative is 0 almost everywhere and finite differences across its
+    /// jumps are meaningless (THEORY.md P2 excludes quantised gates); P3 holds: BPTT and the dual
+    /// numbers both follow the rounding's zero derivative.
+    #[test]
+    fn hard_lstm_dual_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(HardLstm::new(HardLstmDims { H: h, I: i }).unwrap(), 3, 12))) {
+        let dual = check_dual(&p).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(dual.passed(), "HardLstm dual numbers: {dual}");
     }
 }
