@@ -36,6 +36,51 @@ pub enum Error {
         /// What was empty.
         what: String,
     },
+    /// A weight file lacks a tensor the cell needs.
+    MissingKey {
+        /// The tensor's name, e.g. `weight_ih_l0`.
+        key: String,
+    },
+    /// A weight file holds a tensor no cell took.
+    ExtraKey {
+        /// The tensor's name.
+        key: String,
+    },
+    /// Two parameters would be written under one name.
+    DuplicateKey {
+        /// The tensor's name.
+        key: String,
+    },
+    /// A tensor of a weight file has another shape than the parameter (PyTorch's row-major shape).
+    TensorShape {
+        /// The tensor's name.
+        key: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The file's shape.
+        found: Vec<usize>,
+    },
+    /// A tensor of a weight file has an element type the cell cannot take without loss.
+    Dtype {
+        /// The tensor's name.
+        key: String,
+        /// What the cell takes.
+        expected: String,
+        /// What the file holds.
+        found: String,
+    },
+    /// A weight file is truncated or corrupt.
+    Format {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -65,6 +110,18 @@ impl fmt::Display for Error {
                 )
             }
             Error::EmptySequence { what } => write!(f, "{what} is empty; a sequence needs at least one step"),
+            Error::MissingKey { key } => write!(f, "the weight file has no tensor `{key}`"),
+            Error::ExtraKey { key } => write!(f, "the weight file holds `{key}`, which no parameter takes"),
+            Error::DuplicateKey { key } => write!(f, "two parameters would be written as `{key}`"),
+            Error::TensorShape { key, expected, found } => write!(
+                f,
+                "tensor `{key}` has shape {found:?}, the parameter needs {expected:?}"
+            ),
+            Error::Dtype { key, expected, found } => {
+                write!(f, "tensor `{key}` holds {found}, the cell takes {expected}")
+            }
+            Error::Format { reason } => write!(f, "malformed weight file: {reason}"),
+            Error::Io { path, reason } => write!(f, "{path}: {reason}"),
         }
     }
 }

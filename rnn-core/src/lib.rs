@@ -101,6 +101,7 @@ mod rng;
 mod scalar;
 pub mod seq;
 mod tensors;
+pub mod weights;
 
 #[doc(hidden)]
 #[path = "private.rs"]
