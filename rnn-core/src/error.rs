@@ -36,6 +36,11 @@ pub enum Error {
         /// What was empty.
         what: String,
     },
+    /// A value that must be finite is NaN or infinite.
+    NonFinite {
+        /// Which value.
+        what: String,
+    },
     /// A weight file lacks a tensor the cell needs.
     MissingKey {
         /// The tensor's name, e.g. `weight_ih_l0`.
@@ -110,6 +115,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::EmptySequence { what } => write!(f, "{what} is empty; a sequence needs at least one step"),
+            Error::NonFinite { what } => write!(f, "the {what} is not finite"),
             Error::MissingKey { key } => write!(f, "the weight file has no tensor `{key}`"),
             Error::ExtraKey { key } => write!(f, "the weight file holds `{key}`, which no parameter takes"),
             Error::DuplicateKey { key } => write!(f, "two parameters would be written as `{key}`"),

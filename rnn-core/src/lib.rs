@@ -95,6 +95,7 @@ extern crate self as rnn_core;
 mod activation;
 mod cell;
 pub mod cells;
+pub mod clip;
 mod error;
 pub mod loss;
 mod rng;

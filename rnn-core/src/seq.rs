@@ -49,6 +49,11 @@ impl<T: Scalar, C: Cell<T>> Trajectory<T, C> {
         self.states.get(t).and_then(|s| s.get(C::OUTPUT))
     }
 
+    /// The cache of step `t` (in `1..=T`), as the backward step reads it.
+    pub fn cache(&self, t: usize) -> Option<&C::Cache> {
+        t.checked_sub(1).and_then(|k| self.caches.get(k))
+    }
+
     /// The final state.
     pub fn last_state(&self) -> &C::State {
         // `unroll` always stores the initial state, so the vector is never empty.
@@ -178,6 +183,36 @@ pub fn bptt<T: Scalar, C: Cell<T>>(
     trajectory: &Trajectory<T, C>,
     d_states: &[C::State],
 ) -> Result<SequenceGrad<T, C>, Error> {
+    backprop(cell, trajectory, d_states, None)
+}
+
+/// Truncated BPTT, "detach every `k`" (THEORY.md P9, variant V2): the sequence is cut into
+/// chunks of `k` steps from the start (steps `1..=k`, `k+1..=2k`, ...), the state is carried
+/// forward across chunks but the gradient is not carried back across them. Each chunk's
+/// gradients are those of full BPTT of that chunk started from its (constant) first state.
+/// `k ≥ T` is full BPTT, bit for bit. The initial-state gradient is the first chunk's.
+pub fn bptt_truncated<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    trajectory: &Trajectory<T, C>,
+    d_states: &[C::State],
+    k: usize,
+) -> Result<SequenceGrad<T, C>, Error> {
+    if k == 0 {
+        return Err(Error::Length {
+            what: "truncation length k of bptt_truncated".to_owned(),
+            expected: 1,
+            found: 0,
+        });
+    }
+    backprop(cell, trajectory, d_states, Some(k))
+}
+
+fn backprop<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    trajectory: &Trajectory<T, C>,
+    d_states: &[C::State],
+    chunk: Option<usize>,
+) -> Result<SequenceGrad<T, C>, Error> {
     let steps = trajectory.len();
     if d_states.len() != steps {
         return Err(Error::Length {
@@ -212,7 +247,11 @@ pub fn bptt<T: Scalar, C: Cell<T>>(
                 wide.columns_mut(t * batch, batch).copy_from(d);
             }
         }
-        carry = d_prev;
+        // Step t + 1 (1-based) opens a chunk: nothing flows back past it.
+        carry = match chunk {
+            Some(k) if t > 0 && t % k == 0 => cell.zero_state(batch),
+            _ => d_prev,
+        };
     }
     let wide_d_input = cell.project_backward(&trajectory.wide_input, &wide_d_projection, &mut grad)?;
     let inputs = (0..steps)

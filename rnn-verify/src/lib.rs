@@ -21,6 +21,8 @@
 #![forbid(unsafe_code)]
 
 mod gradcheck;
+pub mod jacobian;
+pub mod properties;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
