@@ -274,6 +274,13 @@ fn inf_norm(g: &[f64]) -> f64 {
     g.iter().fold(0.0_f64, |m, x| m.max(x.abs()))
 }
 
+/// The central difference `(f(x + ε) − f(x − ε)) / ((x + ε) − (x − ε))`, divided by the
+/// representable step (Numerical Recipes §5.7), as [`check_finite_differences`] uses it.
+pub fn central_difference<E>(mut f: impl FnMut(f64) -> Result<f64, E>, x: f64, eps: f64) -> Result<f64, E> {
+    let (plus, minus) = (x + eps, x - eps);
+    Ok((f(plus)? - f(minus)?) / (plus - minus))
+}
+
 /// THEORY.md P2: BPTT against central finite differences, in f64.
 pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
     let gradient = problem.gradient()?;
@@ -281,7 +288,6 @@ pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Resu
     let mut reference = Vec::with_capacity(variables.len());
     for (k, &theta) in variables.iter().enumerate() {
         let eps = 1e-6 * theta.abs().max(1.0);
-        let (plus, minus) = (theta + eps, theta - eps);
         let evaluate = |value: f64| -> Result<f64, Error> {
             let mut shifted = problem.clone();
             shifted.update_variables(|index, v| {
@@ -291,7 +297,7 @@ pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Resu
             });
             shifted.loss()
         };
-        reference.push((evaluate(plus)? - evaluate(minus)?) / (plus - minus));
+        reference.push(central_difference(evaluate, theta, eps)?);
     }
     let atol = 1e-7 * inf_norm(&gradient).max(1.0);
     Ok(GradReport::compare(

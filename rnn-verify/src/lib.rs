@@ -31,4 +31,4 @@ pub struct ReadmeDoctests;
 
 pub mod strategies;
 
-pub use gradcheck::{GradReport, Problem, Worst, check_dual, check_finite_differences};
+pub use gradcheck::{GradReport, Problem, Worst, central_difference, check_dual, check_finite_differences};

@@ -255,26 +255,52 @@ pub fn lyapunov<C: Cell<f64>>(
     let n = state_size(cell);
     let steps = jacobians.len();
     let mut q = q0.clone();
-    let mut sums = vec![0.0; n];
+    // Neumaier-compensated sums: hundreds of logarithms accumulate no drift.
+    let mut sums = vec![Compensated::default(); n];
     let mut v = q0.column(0).into_owned();
-    let mut log_norm = 0.0;
+    let mut log_norm = Compensated::default();
     for j in &jacobians {
         let (qt, r) = (j * &q).qr().unpack();
         let signs = DVector::from_fn(n, |i, _| if r[(i, i)] < 0.0 { -1.0 } else { 1.0 });
         q = qt * DMatrix::from_diagonal(&signs);
         for i in 0..n {
-            sums[i] += r[(i, i)].abs().ln();
+            sums[i].add(r[(i, i)].abs().ln());
         }
         v = j * v;
         let norm = v.norm();
-        log_norm += norm.ln();
+        log_norm.add(norm.ln());
         v /= norm;
     }
+    let sums: Vec<f64> = sums.iter().map(Compensated::value).collect();
+    let log_norm = log_norm.value();
     let tolerance = 1e-11 * steps as f64;
     check.record((sums[0] - log_norm).abs(), tolerance, || {
         format!("Σ ln R11 {:e} vs ln‖Φ q1‖ {log_norm:e}", sums[0])
     });
     Ok((check, sums.iter().map(|s| s / steps as f64).collect()))
+}
+
+/// Neumaier's compensated summation.
+#[derive(Clone, Copy, Debug, Default)]
+struct Compensated {
+    sum: f64,
+    correction: f64,
+}
+
+impl Compensated {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.correction += (self.sum - t) + x;
+        } else {
+            self.correction += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    fn value(&self) -> f64 {
+        self.sum + self.correction
+    }
 }
 
 /// P10 for a tanh RNN: (I1), (I2) `Σ λ̂_i = mean_t (Σ_i ln(1 − h²_{t,i}) + ln|det W|)` to 1e-9,

@@ -98,14 +98,23 @@ impl Cell<f64> for HandElman {
                 grad.b += d.column(j);
             }
         }
-        Ok(ElmanInput { x: self.inner.w_hx.transpose() * d })
+        Ok(ElmanInput {
+            x: self.inner.w_hx.transpose() * d,
+        })
     }
     fn step(&self, proj: &ElmanProjection<f64>, state: &ElmanState<f64>) -> Result<ElmanState<f64>, Error> {
         self.inner.step(proj, state)
     }
-    fn step_cached(&self, proj: &ElmanProjection<f64>, state: &ElmanState<f64>) -> Result<(ElmanState<f64>, HandCache), Error> {
+    fn step_cached(
+        &self,
+        proj: &ElmanProjection<f64>,
+        state: &ElmanState<f64>,
+    ) -> Result<(ElmanState<f64>, HandCache), Error> {
         let next = self.inner.step(proj, state)?;
-        let cache = HandCache { h_prev: state.h.clone(), h_new: next.h.clone() };
+        let cache = HandCache {
+            h_prev: state.h.clone(),
+            h_new: next.h.clone(),
+        };
         Ok((next, cache))
     }
     fn step_backward(
@@ -132,7 +141,10 @@ impl Cell<f64> for HandElman {
         } else {
             self.inner.w_hh.transpose() * &delta
         };
-        Ok((ElmanState { h: d_prev }, ElmanProjection::from_fn(|_| delta.clone())))
+        Ok((
+            ElmanState { h: d_prev },
+            ElmanProjection::from_fn(|_| delta.clone()),
+        ))
     }
 }
 
