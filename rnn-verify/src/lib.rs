@@ -30,5 +30,6 @@ pub mod properties;
 pub struct ReadmeDoctests;
 
 pub mod strategies;
+pub mod suite;
 
 pub use gradcheck::{GradReport, Problem, Worst, central_difference, check_dual, check_finite_differences};
