@@ -22,6 +22,7 @@
 
 mod gradcheck;
 pub mod jacobian;
+pub mod plot;
 pub mod properties;
 
 /// The README's examples, compiled and run as doctests.

@@ -1,169 +1,583 @@
-//! The verification report: every gradient property on every built-in cell, as a table.
+//! The verification report, the project's main job: every applicable property (THEORY.md
+//! P1–P11) on every built-in cell, a spectral section, and plots.
 //!
-//! `cargo run --release -p rnn-verify -- [--cases N] [--cell NAME] [--seed S]`
-//! Exits with status 1 if any check fails, 2 on a usage error.
+//! `cargo run --release -p rnn-verify -- [--cases N] [--cell NAME] [--out DIR] [--seed S]`
+//!
+//! Values are drawn from the crate's proptest strategies with a runner seeded by `--seed`, so a
+//! report is reproducible. Exits with status 1 if any check fails, 2 on a usage error.
 
-use rnn_core::Cell;
+use nalgebra::{DMatrix, DVector};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rnn_core::cells::*;
-use rnn_core::{Error, SplitMix64};
+use rnn_core::{Cell, Error, seq};
+use rnn_verify::plot::{Plot, Series};
+use rnn_verify::properties::{self, Check};
+use rnn_verify::strategies::{
+    input_sequence, log_uniform_vector, orthogonal, problem, tanh_rnn, uniform_matrix,
+};
 use rnn_verify::{GradReport, Problem, check_dual, check_finite_differences};
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 struct Options {
     cases: usize,
     cell: Option<String>,
+    out: PathBuf,
     seed: u64,
 }
+
+const USAGE: &str = "usage: rnn-verify [--cases N] [--cell NAME] [--out DIR] [--seed S]
+  --cases N   cases per property and cell (default 20)
+  --cell NAME only this built-in cell (e.g. Lstm); properties not about cells are skipped
+  --out DIR   where the plots go (default verify-report)
+  --seed S    seed of the case generator (default 2026)";
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         cases: 20,
         cell: None,
+        out: PathBuf::from("verify-report"),
         seed: 2026,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
         match flag.as_str() {
-            "--cases" => options.cases = value()?.parse().map_err(|e| format!("--cases: {e}"))?,
-            "--cell" => options.cell = Some(value()?),
-            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--help" | "-h" => {
-                return Err("usage: rnn-verify [--cases N] [--cell NAME] [--seed S]".to_owned());
+            "--cases" => {
+                options.cases = value()?.parse().map_err(|e| format!("--cases: {e}"))?;
+                if options.cases == 0 {
+                    return Err("--cases must be at least 1".to_owned());
+                }
             }
-            other => return Err(format!("unknown option {other}; try --help")),
+            "--cell" => options.cell = Some(value()?),
+            "--out" => options.out = PathBuf::from(value()?),
+            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
     Ok(options)
 }
 
-/// Worst results over all cases of one property on one cell.
-struct Row {
-    property: &'static str,
-    cell: &'static str,
-    cases: usize,
-    failures: usize,
-    worst: Option<GradReport>,
+/// Results keyed by (property, cell), in insertion order.
+struct Table {
+    rows: Vec<((String, String), Check, usize)>,
+    index: BTreeMap<(String, String), usize>,
 }
 
-impl Row {
-    fn add(&mut self, report: GradReport) {
-        self.cases += 1;
-        if !report.passed() {
-            self.failures += 1;
-        }
-        if self
-            .worst
-            .as_ref()
-            .is_none_or(|w| report.worst_ratio > w.worst_ratio)
-        {
-            self.worst = Some(report);
+impl Table {
+    fn add(&mut self, cell: &str, check: Check) {
+        let key = (check.property.to_owned(), cell.to_owned());
+        match self.index.get(&key) {
+            Some(&i) => {
+                self.rows[i].1.merge(check);
+                self.rows[i].2 += 1;
+            }
+            None => {
+                self.index.insert(key.clone(), self.rows.len());
+                self.rows.push((key, check, 1));
+            }
         }
     }
 }
 
-/// Whether finite differences apply: not across ReLU kinks or rounded gates (THEORY.md P2
-/// pitfalls); the test suite checks ReLU cells by P2 away from their kinks.
+fn grad_check(property: &'static str, report: GradReport) -> Check {
+    let mut check = Check::new(property);
+    check.comparisons = report.checked;
+    check.failures = report.failures;
+    check.worst_ratio = report.worst_ratio;
+    if let Some(w) = report.worst {
+        check.worst_error = w.error;
+        check.worst_tolerance = w.tolerance;
+        check.detail = format!("{}: bptt {:e}, reference {:e}", w.label, w.bptt, w.reference);
+    }
+    check
+}
+
+struct Context {
+    runner: TestRunner,
+    options: Options,
+    table: Table,
+    started: Instant,
+}
+
+impl Context {
+    fn draw<S: Strategy>(&mut self, strategy: S) -> S::Value {
+        match strategy.new_tree(&mut self.runner) {
+            Ok(tree) => tree.current(),
+            Err(reason) => panic!("a strategy of the report rejected every draw: {reason}"),
+        }
+    }
+
+    fn wants(&self, cell: &str) -> bool {
+        self.options
+            .cell
+            .as_deref()
+            .is_none_or(|c| c.eq_ignore_ascii_case(cell))
+    }
+
+    fn general(&self) -> bool {
+        self.options.cell.is_none()
+    }
+
+    fn progress(&self, what: &str, case: usize, total: usize) {
+        eprint!(
+            "\r[{:6.1}s] {what:<40} case {}/{total}   ",
+            self.started.elapsed().as_secs_f64(),
+            case + 1
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Smooth {
     Yes,
     No,
 }
 
-fn check_cell<C: Cell<f64>>(
-    make: impl Fn(&mut SplitMix64) -> Result<C, Error>,
+/// P2 (smooth cells), P3 and P9 on random problems of a cell.
+fn cell_checks<C: Cell<f64> + std::fmt::Debug + 'static>(
+    cx: &mut Context,
+    make: impl Fn(usize, usize) -> Result<C, Error>,
     smooth: Smooth,
-    options: &Options,
-    rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
-    if options
-        .cell
-        .as_deref()
-        .is_some_and(|name| !name.eq_ignore_ascii_case(C::NAME))
-    {
+    if !cx.wants(C::NAME) {
         return Ok(());
     }
-    let mut rng = SplitMix64::new(options.seed ^ C::NAME.len() as u64);
-    let mut fd = Row {
-        property: "P2 BPTT = central FD",
-        cell: C::NAME,
-        cases: 0,
-        failures: 0,
-        worst: None,
-    };
-    let mut dual = Row {
-        property: "P3 BPTT = dual numbers",
-        cell: C::NAME,
-        cases: 0,
-        failures: 0,
-        worst: None,
-    };
-    for case in 0..options.cases {
-        let cell = make(&mut rng)?;
-        let batch = 1 + (rng.next_u64() % 3) as usize;
-        let steps = 1 + (rng.next_u64() % 20) as usize;
-        let problem = Problem::seeded(cell, batch, steps, rng.next_u64())?;
+    let total = cx.options.cases;
+    for case in 0..total {
+        cx.progress(&format!("{} gradients", C::NAME), case, total);
+        let (h, i) = cx.draw((1..=6usize, 1..=4usize));
+        let strategy = problem(make(h, i)?, 3, 20);
+        let p: Problem<f64, C> = cx.draw(strategy);
         if smooth == Smooth::Yes {
-            fd.add(check_finite_differences(&problem)?);
+            cx.table.add(
+                C::NAME,
+                grad_check("P2 BPTT = central FD", check_finite_differences(&p)?),
+            );
         }
-        dual.add(check_dual(&problem)?);
-        eprint!("\r{:<14} case {}/{}", C::NAME, case + 1, options.cases);
-        let _ = std::io::stderr().flush();
+        cx.table
+            .add(C::NAME, grad_check("P3 BPTT = dual numbers", check_dual(&p)?));
+        let k = cx.draw(1..=p.inputs.len() + 1);
+        cx.table.add(
+            C::NAME,
+            properties::truncation(&p.cell, &p.initial, &p.inputs, &p.readout, k)?,
+        );
     }
-    eprintln!();
-    if smooth == Smooth::Yes {
-        rows.push(fd);
-    }
-    rows.push(dual);
     Ok(())
 }
 
-fn size(rng: &mut SplitMix64, max: u64) -> usize {
-    1 + (rng.next_u64() % max) as usize
+fn elman_inputs(xs: Vec<DMatrix<f64>>) -> Vec<ElmanInput<f64>> {
+    xs.into_iter().map(|x| ElmanInput { x }).collect()
 }
 
-macro_rules! dims2 {
-    ($cell:ident, $dims:ident) => {
-        |r: &mut SplitMix64| {
-            $cell::init(
-                $dims {
-                    H: size(r, 6),
-                    I: size(r, 4),
-                },
-                r.next_u64(),
-            )
+fn as_rnn_tanh(cell: &Elman<f64>) -> RnnTanh<f64> {
+    let dims = cell.dims();
+    RnnTanh::from_params(
+        RnnTanhDims { H: dims.H, I: dims.I },
+        cell.w_hx.clone(),
+        cell.w_hh.clone(),
+        cell.b.clone(),
+        DVector::zeros(dims.H),
+    )
+    .expect("same dimensions")
+}
+
+/// P4, P10 and P11 for the tanh RNNs (`Elman`, `RnnTanh`), P1 for the Elman pair.
+fn tanh_checks(cx: &mut Context) -> Result<(), Error> {
+    let total = cx.options.cases;
+    for case in 0..total {
+        cx.progress("tanh RNN spectral properties", case, total);
+        let (n, i, sigma, steps) = cx.draw((1..=8usize, 1..=4usize, 0.05..=1.5_f64, 1..=40usize));
+        let cell = cx.draw(tanh_rnn(n, i, sigma));
+        let (xs, h0, c) = cx.draw((
+            input_sequence(i, 1, steps),
+            uniform_matrix(n, 1),
+            uniform_matrix(n, 1),
+        ));
+        let inputs = elman_inputs(xs.clone());
+        let tanh = as_rnn_tanh(&cell);
+        let tanh_inputs: Vec<RnnTanhInput<f64>> = xs.iter().map(|x| RnnTanhInput { x: x.clone() }).collect();
+        if cx.wants("Elman") {
+            cx.table.add(
+                "Elman",
+                properties::vanishing_bound(&cell, &ElmanState { h: h0.clone() }, &inputs, &c)?,
+            );
         }
-    };
+        if cx.wants("RnnTanh") {
+            cx.table.add(
+                "RnnTanh",
+                properties::vanishing_bound(&tanh, &RnnTanhState { h: h0.clone() }, &tanh_inputs, &c)?,
+            );
+        }
+        let contraction_sigma = cx.draw(0.05..=0.99_f64);
+        let contracting = cx.draw(tanh_rnn(n, i, contraction_sigma));
+        let (a, b) = cx.draw((uniform_matrix(n, 1), uniform_matrix(n, 1)));
+        if cx.wants("Elman") {
+            cx.table.add(
+                "Elman",
+                properties::contraction(
+                    &contracting,
+                    &ElmanState { h: a.clone() },
+                    &ElmanState { h: b.clone() },
+                    &inputs,
+                )?,
+            );
+        }
+        if cx.wants("RnnTanh") {
+            let tanh_c = as_rnn_tanh(&contracting);
+            cx.table.add(
+                "RnnTanh",
+                properties::contraction(
+                    &tanh_c,
+                    &RnnTanhState { h: a },
+                    &RnnTanhState { h: b },
+                    &tanh_inputs,
+                )?,
+            );
+        }
+        if cx.wants("Elman") || cx.wants("ElmanConcat") {
+            let batch = cx.draw(1..=4usize);
+            let (w_hh, w_hx, b, h, x) = cx.draw((
+                uniform_matrix(n, n),
+                uniform_matrix(n, i),
+                uniform_matrix(n, 1),
+                uniform_matrix(n, batch),
+                uniform_matrix(i, batch),
+            ));
+            let scale = cx.draw((-3i32..=3).prop_map(|e| 10f64.powi(e)));
+            let b = DVector::from_column_slice(b.as_slice()) * scale;
+            cx.table.add(
+                "Elman ~ ElmanConcat",
+                properties::concatenation(&(w_hh * scale), &(w_hx * scale), &b, &(h * scale), &(x * scale))?,
+            );
+        }
+    }
+    // P10 on longer runs, fewer cases (each is T = 100..400 Jacobians).
+    let total = cx.options.cases.div_ceil(2);
+    for case in 0..total {
+        cx.progress("tanh RNN Lyapunov exponents", case, total);
+        let (n, i, sigma, steps) = cx.draw((2..=8usize, 1..=3usize, 0.5..=3.0_f64, 100..=400usize));
+        let cell = cx.draw(tanh_rnn(n, i, sigma));
+        let (xs, q0, c) = cx.draw((input_sequence(i, 1, steps), orthogonal(n), uniform_matrix(n, 1)));
+        if c.norm() < 1e-3 {
+            continue;
+        }
+        let xs: Vec<DMatrix<f64>> = xs.into_iter().map(|x| x * 0.3).collect();
+        if cx.wants("Elman") {
+            let (check, _, _) = properties::lyapunov_tanh(
+                &cell,
+                &ElmanState {
+                    h: DMatrix::zeros(n, 1),
+                },
+                &elman_inputs(xs.clone()),
+                &q0,
+                &c,
+            )?;
+            cx.table.add("Elman", check);
+        }
+        if cx.wants("RnnTanh") {
+            let inputs: Vec<RnnTanhInput<f64>> = xs.into_iter().map(|x| RnnTanhInput { x }).collect();
+            let (check, _, _) = properties::lyapunov_tanh(
+                &as_rnn_tanh(&cell),
+                &RnnTanhState {
+                    h: DMatrix::zeros(n, 1),
+                },
+                &inputs,
+                &q0,
+                &c,
+            )?;
+            cx.table.add("RnnTanh", check);
+        }
+    }
+    Ok(())
 }
 
-fn run(options: &Options) -> Result<Vec<Row>, Error> {
-    use Smooth::{No, Yes};
-    let mut rows = Vec::new();
-    check_cell(dims2!(Elman, ElmanDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(ElmanConcat, ElmanConcatDims), Yes, options, &mut rows)?;
-    check_cell(
-        |r| RunningSum::init(RunningSumDims { H: size(r, 6) }, r.next_u64()),
-        Yes,
-        options,
-        &mut rows,
-    )?;
-    let leaky = |r: &mut SplitMix64| {
-        let mut cell = Leaky::init(LeakyDims { H: size(r, 6) }, r.next_u64())?;
-        cell.alpha = r.next_f64();
-        Ok(cell)
+/// P5, P6, P7, P8 and the generic P10 identity on the gated cells.
+fn other_checks(cx: &mut Context) -> Result<(), Error> {
+    let total = cx.options.cases;
+    for case in 0..total {
+        cx.progress("P5-P8 and gated Lyapunov", case, total);
+        if cx.general() {
+            let (n, k) = cx.draw((1..=6usize, 1..=40usize));
+            let (q, lambda, c) = cx.draw((
+                orthogonal(n),
+                proptest::collection::vec(-2.0..=2.0_f64, n),
+                uniform_matrix(n, 1),
+            ));
+            cx.table
+                .add("LinearRnn", properties::linear_explosion(&q, &lambda, k, &c)?.0);
+            let g = cx.draw((1..=64usize).prop_flat_map(|n| log_uniform_vector(n, -3.0, 6.0)));
+            let (tau, limit) = cx.draw(((-3.0..=7.0_f64), (-3.0..=7.0_f64)));
+            cx.table.add(
+                "(clipping)",
+                properties::clipping(&g, 10f64.powf(tau), 10f64.powf(limit))?,
+            );
+        }
+        let (n, steps) = cx.draw((1..=5usize, 1..=200usize));
+        let (xs, h0, c) = cx.draw((
+            input_sequence(n, 1, steps),
+            uniform_matrix(n, 1),
+            uniform_matrix(n, 1),
+        ));
+        if cx.wants("Leaky") {
+            let (alpha, exact) = cx.draw(proptest::prop_oneof![
+                proptest::strategy::Just((0.0, true)),
+                proptest::strategy::Just((0.25, true)),
+                proptest::strategy::Just((0.5, true)),
+                proptest::strategy::Just((1.0, true)),
+                (0.0..=1.0_f64).prop_map(|a| (a, false)),
+            ]);
+            let mut leaky = Leaky::new(LeakyDims { H: n })?;
+            leaky.alpha = alpha;
+            let inputs: Vec<LeakyInput<f64>> = xs.iter().map(|x| LeakyInput { x: x.clone() }).collect();
+            cx.table.add(
+                "Leaky",
+                properties::leaky_exactness(
+                    &leaky,
+                    alpha,
+                    1.0 - alpha,
+                    &LeakyState { h: h0.clone() },
+                    &inputs,
+                    &c,
+                    exact,
+                )?,
+            );
+        }
+        if cx.wants("RunningSum") {
+            let sum = RunningSum::new(RunningSumDims { H: n })?;
+            let inputs: Vec<RunningSumInput<f64>> =
+                xs.iter().map(|x| RunningSumInput { x: x.clone() }).collect();
+            cx.table.add(
+                "RunningSum",
+                properties::leaky_exactness(&sum, 1.0, 1.0, &RunningSumState { h: h0 }, &inputs, &c, true)?,
+            );
+        }
+        if cx.wants("Lstm") {
+            let (h, i, steps) = cx.draw((1..=5usize, 1..=4usize, 1..=60usize));
+            let (w_ih, b_ih, b_hh, xs, c) = cx.draw((
+                uniform_matrix(4 * h, i),
+                uniform_matrix(4 * h, 1),
+                uniform_matrix(4 * h, 1),
+                input_sequence(i, 1, steps),
+                uniform_matrix(h, 1),
+            ));
+            let lstm = Lstm::from_params(
+                LstmDims { H: h, I: i },
+                w_ih,
+                DMatrix::zeros(4 * h, h),
+                DVector::from_column_slice(b_ih.as_slice()),
+                DVector::from_column_slice(b_hh.as_slice()),
+            )?;
+            let inputs: Vec<LstmInput<f64>> = xs.into_iter().map(|x| LstmInput { x }).collect();
+            let initial = LstmState {
+                h: DMatrix::zeros(h, 1),
+                c: DMatrix::from_element(h, 1, 0.5),
+            };
+            cx.table
+                .add("Lstm", properties::carousel(&lstm, &initial, &inputs, &c)?);
+        }
+    }
+    let total = cx.options.cases.div_ceil(4);
+    for case in 0..total {
+        cx.progress("gated-cell Lyapunov identity", case, total);
+        gated_lyapunov(cx, |h, i| Lstm::init(LstmDims { H: h, I: i }, 1))?;
+        gated_lyapunov(cx, |h, i| Gru::init(GruDims { H: h, I: i }, 1))?;
+    }
+    Ok(())
+}
+
+fn gated_lyapunov<C: Cell<f64> + std::fmt::Debug + 'static>(
+    cx: &mut Context,
+    make: impl Fn(usize, usize) -> Result<C, Error>,
+) -> Result<(), Error> {
+    if !cx.wants(C::NAME) {
+        return Ok(());
+    }
+    let (h, i, steps) = cx.draw((1..=5usize, 1..=3usize, 50..=200usize));
+    let p: Problem<f64, C> = cx.draw(problem(make(h, i)?, 1, 1));
+    let xs: Vec<C::Input> = (0..steps).map(|_| p.inputs[0].clone()).collect();
+    let trajectory = seq::unroll(&p.cell, &p.initial, &xs)?;
+    let n = rnn_verify::jacobian::state_size(&p.cell);
+    let q0 = cx.draw(orthogonal(n));
+    cx.table
+        .add(C::NAME, properties::lyapunov(&p.cell, &trajectory, &q0)?.0);
+    Ok(())
+}
+
+/// The spectral section: gradient norm against lag and Lyapunov convergence for σ below, near
+/// and above 1, printed and plotted.
+fn spectral(cx: &mut Context) -> Result<Vec<PathBuf>, Error> {
+    let (n, i, steps) = (8, 4, 60);
+    let colors = ["#1f77b4", "#2ca02c", "#d62728"];
+    let mut decay = Plot {
+        title: "Gradient norm against time lag (tanh RNN, n = 8, T = 60)".into(),
+        x_label: "lag T − s".into(),
+        y_label: "‖∂L/∂h_s‖ (dashed: bounds)".into(),
+        log_y: true,
+        series: Vec::new(),
     };
-    check_cell(leaky, Yes, options, &mut rows)?;
-    check_cell(dims2!(RnnTanh, RnnTanhDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(RnnRelu, RnnReluDims), No, options, &mut rows)?;
-    check_cell(dims2!(Lstm, LstmDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(Gru, GruDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(PeepholeLstm, PeepholeLstmDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(Cifg, CifgDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(Mgu, MguDims), Yes, options, &mut rows)?;
-    check_cell(dims2!(IndRnn, IndRnnDims), No, options, &mut rows)?;
-    check_cell(dims2!(HardLstm, HardLstmDims), No, options, &mut rows)?;
-    Ok(rows)
+    let mut lyapunov_plot = Plot {
+        title: "Largest Lyapunov exponent estimate λ̂₁(t) (T = 400)".into(),
+        x_label: "steps t".into(),
+        y_label: "λ̂₁(t)".into(),
+        log_y: false,
+        series: Vec::new(),
+    };
+    println!();
+    println!("spectral section: tanh RNN, n = {n}, W = σ·Q (every singular value σ), inputs ×0.1");
+    println!(
+        "{:>6} {:>9} {:>9} {:>14} {:>14} {:>14} {:>12}",
+        "σ", "σ_max", "ρ(W)", "bound rate", "measured r_T", "λ̂₁ (T=400)", "r_400 − λ̂₁"
+    );
+    for (k, sigma) in [0.5, 1.0, 1.5].into_iter().enumerate() {
+        let q = cx.draw(orthogonal(n));
+        let w = &q * sigma;
+        let (w_hx, b, c) = cx.draw((uniform_matrix(n, i), uniform_matrix(n, 1), uniform_matrix(n, 1)));
+        let cell = Elman::from_params(
+            ElmanDims { H: n, I: i },
+            w.clone(),
+            w_hx * 0.5,
+            DVector::from_column_slice(b.as_slice()) * 0.1,
+        )?;
+        let xs = cx.draw(input_sequence(i, 1, 400));
+        let inputs = elman_inputs(xs.into_iter().map(|x| x * 0.1).collect());
+        let trajectory = seq::unroll(&cell, &cell.zero_state(1), &inputs[..steps])?;
+        let g = properties::adjoints(&cell, &trajectory, &ElmanState { h: c.clone() })?;
+        let sigma_bar = properties::sigma_upper(&w);
+        let rho = w
+            .clone()
+            .complex_eigenvalues()
+            .iter()
+            .fold(0.0_f64, |m, z| m.max(z.norm()));
+        let mut measured = Vec::new();
+        let mut bound_with_d = Vec::new();
+        let mut bound_plain = Vec::new();
+        let mut product = c.norm();
+        let mut mean_ln_d = 0.0;
+        for lag in 0..=steps {
+            let s = steps - lag;
+            if lag > 0 {
+                let d = trajectory.states[s + 1]
+                    .h
+                    .iter()
+                    .map(|v| 1.0 - v * v)
+                    .fold(0.0, f64::max);
+                product *= d * sigma_bar;
+                mean_ln_d += d.ln();
+            }
+            measured.push((lag as f64, g[s].h.norm()));
+            bound_with_d.push((lag as f64, product));
+            bound_plain.push((lag as f64, c.norm() * sigma_bar.powi(lag as i32)));
+        }
+        let rate_bound = sigma_bar.ln() + mean_ln_d / steps as f64;
+        let measured_rate = (g[0].h.norm() / c.norm()).ln() / steps as f64;
+        decay.series.push(Series {
+            name: format!("σ = {sigma}: measured"),
+            points: measured,
+            color: colors[k],
+            dashed: false,
+        });
+        decay.series.push(Series {
+            name: format!("σ = {sigma}: ∏(1−h²)σ̄^lag"),
+            points: bound_with_d,
+            color: colors[k],
+            dashed: true,
+        });
+        if sigma <= 1.0 {
+            decay.series.push(Series {
+                name: format!("σ = {sigma}: σ̄^lag"),
+                points: bound_plain,
+                color: "#999",
+                dashed: true,
+            });
+        }
+        // Lyapunov convergence over 400 steps, and the measured gradient growth rate.
+        let long = seq::unroll(&cell, &cell.zero_state(1), &inputs)?;
+        let jacobians = rnn_verify::jacobian::state_jacobians(&cell, &long, 0)?;
+        let mut qm = DMatrix::identity(n, n);
+        let mut running = 0.0;
+        let mut points = Vec::new();
+        for (t, j) in jacobians.iter().enumerate() {
+            let (qt, r) = (j * &qm).qr().unpack();
+            let signs = DVector::from_fn(n, |a, _| if r[(a, a)] < 0.0 { -1.0 } else { 1.0 });
+            qm = qt * DMatrix::from_diagonal(&signs);
+            running += r[(0, 0)].abs().ln();
+            points.push(((t + 1) as f64, running / (t + 1) as f64));
+        }
+        let lambda = points.last().map_or(f64::NAN, |p| p.1);
+        let r_400 = properties::gradient_growth_rate(&cell, &long, &c)?;
+        lyapunov_plot.series.push(Series {
+            name: format!("σ = {sigma}"),
+            points,
+            color: colors[k],
+            dashed: false,
+        });
+        lyapunov_plot.series.push(Series {
+            name: format!("σ = {sigma}: r_400"),
+            points: vec![(1.0, r_400), (400.0, r_400)],
+            color: colors[k],
+            dashed: true,
+        });
+        println!(
+            "{sigma:>6.2} {:>9.4} {rho:>9.4} {rate_bound:>14.4} {measured_rate:>14.4} {lambda:>14.4} {:>12.2e}",
+            w.singular_values().max(),
+            r_400 - lambda
+        );
+    }
+    println!(
+        "  bound rate = ln σ̄ + mean ln max(1 − h²) (P4/P10 I3: upper bound of the measured rate per step)"
+    );
+    std::fs::create_dir_all(&cx.options.out).map_err(|e| Error::Io {
+        path: cx.options.out.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut written = Vec::new();
+    for (name, plot) in [
+        ("gradient_vs_lag.svg", &decay),
+        ("lyapunov_convergence.svg", &lyapunov_plot),
+    ] {
+        let path = cx.options.out.join(name);
+        std::fs::write(&path, plot.to_svg()).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn run(cx: &mut Context) -> Result<Vec<PathBuf>, Error> {
+    use Smooth::{No, Yes};
+    cell_checks(cx, |h, i| Elman::new(ElmanDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| ElmanConcat::new(ElmanConcatDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, _| RunningSum::new(RunningSumDims { H: h }), Yes)?;
+    cell_checks(cx, |h, _| Leaky::new(LeakyDims { H: h }), Yes)?;
+    cell_checks(cx, |h, i| RnnTanh::new(RnnTanhDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| RnnRelu::new(RnnReluDims { H: h, I: i }), No)?;
+    cell_checks(cx, |h, i| Lstm::new(LstmDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| Gru::new(GruDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| PeepholeLstm::new(PeepholeLstmDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| Cifg::new(CifgDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| Mgu::new(MguDims { H: h, I: i }), Yes)?;
+    cell_checks(cx, |h, i| IndRnn::new(IndRnnDims { H: h, I: i }), No)?;
+    cell_checks(cx, |h, i| HardLstm::new(HardLstmDims { H: h, I: i }), No)?;
+    tanh_checks(cx)?;
+    other_checks(cx)?;
+    eprintln!();
+    if cx.general() {
+        spectral(cx)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 fn main() -> ExitCode {
@@ -174,44 +588,70 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rows = match run(&options) {
-        Ok(rows) => rows,
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&options.seed.to_le_bytes());
+    let runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+    let mut cx = Context {
+        runner,
+        options,
+        table: Table {
+            rows: Vec::new(),
+            index: BTreeMap::new(),
+        },
+        started: Instant::now(),
+    };
+    let plots = match run(&mut cx) {
+        Ok(plots) => plots,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("\nerror: {error}");
             return ExitCode::FAILURE;
         }
     };
-    if rows.is_empty() {
+    if cx.table.rows.is_empty() {
         eprintln!(
             "no built-in cell is called {:?}",
-            options.cell.unwrap_or_default()
+            cx.options.cell.clone().unwrap_or_default()
         );
         return ExitCode::from(2);
     }
+    println!();
     println!(
-        "{:<24} {:<13} {:>5} {:>12} {:>10} {:>10}  verdict",
-        "property", "cell", "cases", "worst |err|", "tolerance", "err/tol"
+        "{:<30} {:<20} {:>6} {:>8} {:>12} {:>11} {:>10}  verdict",
+        "property", "cell", "cases", "checks", "worst |err|", "tolerance", "err/tol"
     );
-    let mut failed = false;
-    for row in &rows {
-        let worst = row.worst.as_ref().and_then(|w| w.worst.as_ref());
-        let (error, tolerance) = worst.map_or((0.0, 0.0), |w| (w.error, w.tolerance));
-        let ratio = row.worst.as_ref().map_or(0.0, |w| w.worst_ratio);
-        let verdict = if row.failures == 0 { "pass" } else { "FAIL" };
-        failed |= row.failures > 0;
+    let mut failed = 0;
+    for ((property, cell), check, cases) in &cx.table.rows {
+        let verdict = if check.passed() { "pass" } else { "FAIL" };
+        if !check.passed() {
+            failed += 1;
+        }
         println!(
-            "{:<24} {:<13} {:>5} {:>12.3e} {:>10.3e} {:>10.3e}  {verdict}",
-            row.property, row.cell, row.cases, error, tolerance, ratio
+            "{property:<30} {cell:<20} {cases:>6} {:>8} {:>12.3e} {:>11.3e} {:>10.3e}  {verdict}",
+            check.comparisons, check.worst_error, check.worst_tolerance, check.worst_ratio
         );
-        if row.failures > 0
-            && let Some(w) = &row.worst
-        {
-            println!("    {w}");
+        if !check.passed() {
+            println!("    worst: {}", check.detail);
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
+    println!(
+        "  err/tol: the worst error / tolerance over all cases (≤ 1 passes); tolerance 0 means bitwise equality."
+    );
+    println!(
+        "  For inequalities (P4, P5 bounds, P8 ‖·‖∞, P11) the columns are the value and its bound: err/tol is how"
+    );
+    println!("  close the bound came to being reached.");
+    for path in &plots {
+        println!("plot written: {}", path.display());
+    }
+    println!(
+        "{} property rows, {} failing, {:.1} s",
+        cx.table.rows.len(),
+        failed,
+        cx.started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -85,6 +85,15 @@ impl Check {
         }
     }
 
+    /// Records an inequality `value ≤ bound`; the ratio `value / bound` shows how close it came.
+    pub fn record_at_most(&mut self, value: f64, bound: f64, detail: impl FnOnce() -> String) {
+        if value <= 0.0 && bound >= 0.0 {
+            self.record(0.0, bound, detail);
+        } else {
+            self.record(value, bound, detail);
+        }
+    }
+
     /// Records that `found == expected` bit for bit (the tolerance is 0).
     pub fn record_exact(&mut self, found: f64, expected: f64, detail: impl FnOnce() -> String) {
         let error = if found.to_bits() == expected.to_bits() || found == expected {
@@ -223,21 +232,19 @@ pub fn vanishing_bound<C: TanhRnn>(
         let g_next = column_norm(adjoint[s + 1].get(0).unwrap_or(c));
         let d_max = h(s + 1).iter().map(|v| 1.0 - v * v).fold(0.0, f64::max);
         let step_bound = d_max * factor * g_next * (1.0 + 4.0 * U);
-        check.record((g_s - step_bound).max(0.0), f64::MIN_POSITIVE, || {
-            format!("step s={s}: ‖g_s‖ {g_s:e} > bound {step_bound:e}")
+        check.record_at_most(g_s, step_bound, || {
+            format!("step s={s}: ‖g_s‖ {g_s:e} vs bound {step_bound:e}")
         });
         product *= d_max * factor;
         let global = product * c_norm * (1.0 + gamma(2 * (steps - s) + 2));
-        check.record((g_s - global).max(0.0), f64::MIN_POSITIVE, || {
-            format!("global s={s}: ‖g_s‖ {g_s:e} > bound {global:e}")
+        check.record_at_most(g_s, global, || {
+            format!("global s={s}: ‖g_s‖ {g_s:e} vs bound {global:e}")
         });
     }
     if sigma < 1.0 {
         let g_0 = column_norm(adjoint[0].get(0).unwrap_or(c));
         let bound = factor.powi(steps as i32) * c_norm * (1.0 + gamma(2 * steps + 2));
-        check.record((g_0 - bound).max(0.0), f64::MIN_POSITIVE, || {
-            format!("‖g_0‖ {g_0:e} > σ̄^T‖c‖ {bound:e}")
-        });
+        check.record_at_most(g_0, bound, || format!("‖g_0‖ {g_0:e} vs σ̄^T‖c‖ {bound:e}"));
     }
     Ok(check)
 }
@@ -425,8 +432,8 @@ pub fn contraction<C: TanhRnn>(
         let d_t = (h(&first, a, t) - h(&second, b, t)).norm();
         let bound = sigma * d_prev + eta;
         if sigma * d_prev > 1e3 * eta || d_t > bound {
-            check.record((d_t - bound).max(0.0), f64::MIN_POSITIVE, || {
-                format!("t={t}: d_t {d_t:e} > σ̄ d_(t-1) + η {bound:e}")
+            check.record_at_most(d_t, bound, || {
+                format!("t={t}: d_t {d_t:e} vs σ̄ d_(t-1) + η {bound:e}")
             });
         }
         d_prev = d_t;
@@ -604,9 +611,7 @@ pub fn linear_explosion(
         .max_by(|&a, &b| lambda[a].abs().total_cmp(&lambda[b].abs()))
         .unwrap_or(0);
     let lower = rho.powi(steps as i32) * q.column(dominant).dot(&c.column(0)).abs() * (1.0 - 1e-12 * k);
-    check.record((lower - norm).max(0.0), f64::MIN_POSITIVE, || {
-        format!("‖g_0‖ {norm:e} < ρ^k|q1·c| {lower:e}")
-    });
+    check.record_at_most(lower, norm, || format!("‖g_0‖ {norm:e} < ρ^k|q1·c| {lower:e}"));
     Ok((check, norm))
 }
 
@@ -706,9 +711,7 @@ pub fn clipping(g: &[f64], tau: f64, limit: f64) -> Result<Check, Error> {
     let mut element = original.clone();
     clip_elementwise(&mut element, limit);
     let inf = element.0.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-    check.record((inf - limit).max(0.0), f64::MIN_POSITIVE, || {
-        format!("‖clip_e(g)‖∞ {inf:e} > c {limit:e}")
-    });
+    check.record_at_most(inf, limit, || format!("‖clip_e(g)‖∞ {inf:e} > c {limit:e}"));
     let g_inf = g.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
     if g_inf <= limit {
         for i in 0..n {
