@@ -261,3 +261,21 @@ fn roundoff_constants() {
     let u32_ = f64::from(f32::EPSILON) / 2.0;
     assert!((64.0 * u32_ / (1.0 - 64.0 * u32_) - 3.8147e-6).abs() < 1e-10);
 }
+
+#[test]
+fn saturation_and_range() {
+    // tanh rounds to 1 near 19 (f64) and 9–10 (f32); sigmoid near 36.7 and 16.6: then the
+    // derivatives are exactly 0 and BPTT and finite differences both see a flat function.
+    assert_eq!(rnn_core::tanh(19.5_f64), 1.0);
+    assert!(rnn_core::tanh(18.0_f64) < 1.0);
+    assert_eq!(rnn_core::tanh(10.0_f32), 1.0);
+    assert_eq!(rnn_core::sigmoid(37.0_f64), 1.0);
+    assert!(rnn_core::sigmoid(36.0_f64) < 1.0);
+    assert_eq!(rnn_core::sigmoid(17.0_f32), 1.0);
+    assert!((f64::MAX.ln() - 709.78).abs() < 0.01 && (f32::MAX.ln() - 88.72).abs() < 0.01);
+    // The stable sigmoid does not overflow far out: σ(−1000) = 0, σ(1000) = 1, no NaN.
+    assert_eq!(rnn_core::sigmoid(-1000.0_f64), 0.0);
+    assert_eq!(rnn_core::sigmoid(1000.0_f64), 1.0);
+    assert_eq!(rnn_core::softplus(-1000.0_f64), 0.0);
+    assert_eq!(rnn_core::softplus(1000.0_f64), 1000.0);
+}
