@@ -1,4 +1,4 @@
-//! The suite a downstream crate runs on its own cell, usually through [`verify_cell!`].
+//! The suite a downstream crate runs on its own cell, usually through [`verify_cell!`](crate::verify_cell).
 //!
 //! ```
 //! use rnn_core::recurrent;
