@@ -101,3 +101,17 @@ impl Activation for HardTanh {
         T::zero()
     }
 }
+
+/// softsign(x) = x / (1 + |x|), with derivative 1 / (1 + |x|)²: a ready-made [`Activation`]
+/// (use it as `fn softsign = rnn_core::Softsign;`).
+pub struct Softsign;
+
+impl Activation for Softsign {
+    fn value<T: Scalar>(x: T) -> T {
+        x / (T::one() + x.abs())
+    }
+    fn derivative<T: Scalar>(x: T) -> T {
+        let d = T::one() + x.abs();
+        T::one() / (d * d)
+    }
+}

@@ -109,7 +109,8 @@ pub mod weights;
 pub mod __private;
 
 pub use activation::{
-    Activation, HardSigmoid, HardTanh, exp, identity, relu, round_half_even, sigmoid, softplus, tanh,
+    Activation, HardSigmoid, HardTanh, Softsign, exp, identity, relu, round_half_even, sigmoid, softplus,
+    tanh,
 };
 pub use cell::Cell;
 pub use error::Error;

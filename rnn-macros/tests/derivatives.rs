@@ -3,21 +3,8 @@
 //! Deterministic cases, so the test is also the oracle for mutation testing of the rule table.
 
 use rnn_core::cells::*;
-use rnn_core::{Activation, Cell, Scalar, SplitMix64, recurrent};
+use rnn_core::{Cell, SplitMix64, recurrent};
 use rnn_verify::{Problem, check_dual, check_finite_differences};
-
-/// softsign(x) = x / (1 + |x|).
-pub struct Softsign;
-
-impl Activation for Softsign {
-    fn value<T: Scalar>(x: T) -> T {
-        x / (T::one() + x.abs())
-    }
-    fn derivative<T: Scalar>(x: T) -> T {
-        let d = T::one() + x.abs();
-        T::one() / (d * d)
-    }
-}
 
 recurrent! {
     /// Every construct: two inputs and states, scalar, vector and hyper parameters, split,
@@ -28,7 +15,7 @@ recurrent! {
         state h[H], c[H];
         param w_x[3 * H, I], w_h[3 * H, H], b[3 * H], w_cat[H, H + J], gain, v[H];
         hyper leak = 0.25;
-        fn softsign = Softsign;
+        fn softsign = rnn_core::Softsign;
         step {
             let [r_x, z_x, n_x] = split(w_x * x + b);
             let [r_h, z_h, n_h] = split(w_h * h);

@@ -5,22 +5,9 @@
 //! with dual numbers (P3).
 
 use proptest::prelude::*;
-use rnn_core::{Activation, Scalar, recurrent};
+use rnn_core::recurrent;
 use rnn_verify::strategies::{cases, problem};
 use rnn_verify::{Problem, check_dual, check_finite_differences};
-
-/// softsign(x) = x / (1 + |x|).
-pub struct Softsign;
-
-impl Activation for Softsign {
-    fn value<T: Scalar>(x: T) -> T {
-        x / (T::one() + x.abs())
-    }
-    fn derivative<T: Scalar>(x: T) -> T {
-        let d = T::one() + x.abs();
-        T::one() / (d * d)
-    }
-}
 
 recurrent! {
     /// A gated cell exercising the whole DSL.
@@ -30,7 +17,7 @@ recurrent! {
         output h;
         param w_x[3 * H, I], w_h[3 * H, H], b[3 * H], w_cat[H, H + J], gain;
         hyper leak = 0.25;
-        fn softsign = Softsign;
+        fn softsign = rnn_core::Softsign;
         step {
             let [r_x, z_x, n_x] = split(w_x * x + b);
             let [r_h, z_h, n_h] = split(w_h * h);
