@@ -496,7 +496,8 @@ pub fn concatenation(
 /// P6: the leaky unit `u_t = α u_{t-1} + β v_t` (`β = 1 − α`; the running sum has α = β = 1)
 /// with the cotangent `c` on `u_T`: `∂L/∂u_s = c ⊙ α^{T−s}` and `∂L/∂v_s = c ⊙ β α^{T−s}`, bit
 /// for bit when `exact` (α ∈ {0, 1/4, 1/2, 1}, or α = 3/4 with `|c| 3^{T−s} < 2^53`), else
-/// within `γ_{T−s+1}`.
+/// within `2γ_{T−s+1}`: THEORY.md's `γ` per side, as this check and the backward step each round
+/// their own product of the same factors.
 pub fn leaky_exactness<C: Cell<f64>>(
     cell: &C,
     alpha: f64,
@@ -525,7 +526,7 @@ pub fn leaky_exactness<C: Cell<f64>>(
             } else {
                 check.record(
                     (found - expected).abs(),
-                    gamma(steps - s + 1) * expected.abs() + f64::MIN_POSITIVE,
+                    2.0 * gamma(steps - s + 1) * expected.abs() + f64::MIN_POSITIVE,
                     || format!("∂L/∂u_{s}[{k}]: {found:e} vs {expected:e}"),
                 );
             }
@@ -537,7 +538,7 @@ pub fn leaky_exactness<C: Cell<f64>>(
                 } else {
                     check.record(
                         (found_v - expected_v).abs(),
-                        gamma(steps - s + 2) * expected_v.abs() + f64::MIN_POSITIVE,
+                        2.0 * gamma(steps - s + 2) * expected_v.abs() + f64::MIN_POSITIVE,
                         || format!("∂L/∂v_{s}[{k}]: {found_v:e} vs {expected_v:e}"),
                     );
                 }
