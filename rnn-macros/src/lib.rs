@@ -13,6 +13,8 @@ mod ctxt;
 mod dims;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod fuzz;
 mod ir;
 mod lower;
 mod ops;
@@ -58,6 +60,26 @@ mod tests {
             return true; // not even tokens: the compiler's lexer rejects it before the macro runs
         };
         std::panic::catch_unwind(|| crate::expand::expand(stream).to_string()).is_ok()
+    }
+
+    /// 12 000 generated programs by default, 4 000 of each kind (`PROPTEST_CASES` sets the count
+    /// per kind): valid cells must expand cleanly, and nothing may panic.
+    #[test]
+    fn generated_programs_never_panic() {
+        let per_half = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        let (clean, errors) = crate::fuzz::run(per_half).unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("front end: {clean} programs expanded, {errors} became compile errors, 0 panics");
+        assert!(
+            clean > 0 && errors > 0,
+            "the generator should produce both kinds: {clean} clean, {errors} errors"
+        );
+        assert!(
+            clean + errors >= 3 * per_half as usize * 9 / 10,
+            "too many inputs were not even tokens"
+        );
     }
 
     #[test]
