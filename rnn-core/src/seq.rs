@@ -15,8 +15,58 @@
 //! is computed by one [`Cell::project`] call before the loop and differentiated by one
 //! [`Cell::project_backward`] call after it.
 
-use crate::{Cell, Error, Scalar, Tensors};
+use crate::{Cell, Error, ParamSet, Scalar, Tensors};
 use nalgebra::DMatrix;
+
+/// Options of the drivers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Check parameters, inputs, the initial state and every state after every step (forward),
+    /// and every state adjoint and parameter gradient after every backward step; stop at the
+    /// first NaN or infinity with [`Error::NonFinite`] naming the step and the tensor. Off by
+    /// default: it reads every number once more.
+    pub check_finite: bool,
+}
+
+fn first_non_finite<T: Scalar>(data: &[T]) -> Option<usize> {
+    data.iter().position(|x| !x.is_finite())
+}
+
+fn check_tensors_finite<T: Scalar, X: Tensors<T>>(x: &X, what: impl Fn(&str) -> String) -> Result<(), Error> {
+    for (k, name) in X::NAMES.iter().enumerate() {
+        if let Some(m) = x.get(k)
+            && let Some(i) = first_non_finite(m.as_slice())
+        {
+            return Err(Error::NonFinite {
+                what: format!(
+                    "{} (entry {}, {})",
+                    what(name),
+                    i % m.nrows().max(1),
+                    i / m.nrows().max(1)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_params_finite<T: Scalar, P: ParamSet<T>>(
+    params: &P,
+    what: impl Fn(&str) -> String,
+) -> Result<(), Error> {
+    let mut found = None;
+    params.visit(|name, _, data| {
+        if found.is_none()
+            && let Some(i) = first_non_finite(data)
+        {
+            found = Some(format!("{} (entry {i})", what(name)));
+        }
+    });
+    match found {
+        Some(what) => Err(Error::NonFinite { what }),
+        None => Ok(()),
+    }
+}
 
 /// A forward pass kept for backpropagation.
 #[derive(Clone, Debug)]
@@ -153,7 +203,24 @@ pub fn unroll<T: Scalar, C: Cell<T>>(
     initial: &C::State,
     inputs: &[C::Input],
 ) -> Result<Trajectory<T, C>, Error> {
+    unroll_with(cell, initial, inputs, Options::default())
+}
+
+/// [`unroll`] with [`Options`].
+pub fn unroll_with<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    initial: &C::State,
+    inputs: &[C::Input],
+    options: Options,
+) -> Result<Trajectory<T, C>, Error> {
     let batch = check_sequence(cell, initial, inputs)?;
+    if options.check_finite {
+        check_params_finite(cell, |name| format!("param `{name}` of {}", C::NAME))?;
+        check_tensors_finite(initial, |name| format!("initial state `{name}`"))?;
+        for (t, x) in inputs.iter().enumerate() {
+            check_tensors_finite(x, |name| format!("input `{name}` at step {}", t + 1))?;
+        }
+    }
     let wide_input = wide_input(cell, inputs);
     let projection = cell.project(&wide_input)?;
     let mut states = Vec::with_capacity(inputs.len() + 1);
@@ -161,6 +228,9 @@ pub fn unroll<T: Scalar, C: Cell<T>>(
     states.push(initial.clone());
     for t in 0..inputs.len() {
         let (next, cache) = cell.step_cached(&step_projection::<T, C>(&projection, t, batch), &states[t])?;
+        if options.check_finite {
+            check_tensors_finite(&next, |name| format!("state `{name}` after step {}", t + 1))?;
+        }
         states.push(next);
         caches.push(cache);
     }
@@ -183,7 +253,17 @@ pub fn bptt<T: Scalar, C: Cell<T>>(
     trajectory: &Trajectory<T, C>,
     d_states: &[C::State],
 ) -> Result<SequenceGrad<T, C>, Error> {
-    backprop(cell, trajectory, d_states, None)
+    backprop(cell, trajectory, d_states, None, Options::default())
+}
+
+/// [`bptt`] with [`Options`].
+pub fn bptt_with<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    trajectory: &Trajectory<T, C>,
+    d_states: &[C::State],
+    options: Options,
+) -> Result<SequenceGrad<T, C>, Error> {
+    backprop(cell, trajectory, d_states, None, options)
 }
 
 /// Truncated BPTT, "detach every `k`" (THEORY.md P9, variant V2): the sequence is cut into
@@ -204,7 +284,7 @@ pub fn bptt_truncated<T: Scalar, C: Cell<T>>(
             found: 0,
         });
     }
-    backprop(cell, trajectory, d_states, Some(k))
+    backprop(cell, trajectory, d_states, Some(k), Options::default())
 }
 
 fn backprop<T: Scalar, C: Cell<T>>(
@@ -212,6 +292,7 @@ fn backprop<T: Scalar, C: Cell<T>>(
     trajectory: &Trajectory<T, C>,
     d_states: &[C::State],
     chunk: Option<usize>,
+    options: Options,
 ) -> Result<SequenceGrad<T, C>, Error> {
     let steps = trajectory.len();
     if d_states.len() != steps {
@@ -241,7 +322,23 @@ fn backprop<T: Scalar, C: Cell<T>>(
                 *target += c;
             }
         }
+        if options.check_finite {
+            check_tensors_finite(&d_states[t], |name| {
+                format!("state adjoint `{name}` given for step {}", t + 1)
+            })?;
+        }
         let (d_prev, d_projection) = cell.step_backward(&trajectory.caches[t], &delta, &mut grad)?;
+        if options.check_finite {
+            check_params_finite(&grad, |name| {
+                format!(
+                    "gradient of param `{name}` after the backward step of step {}",
+                    t + 1
+                )
+            })?;
+            check_tensors_finite(&d_prev, |name| {
+                format!("adjoint of state `{name}` before step {}", t + 1)
+            })?;
+        }
         for k in 0..C::Projection::NAMES.len() {
             if let (Some(wide), Some(d)) = (wide_d_projection.get_mut(k), d_projection.get(k)) {
                 wide.columns_mut(t * batch, batch).copy_from(d);
@@ -254,6 +351,12 @@ fn backprop<T: Scalar, C: Cell<T>>(
         };
     }
     let wide_d_input = cell.project_backward(&trajectory.wide_input, &wide_d_projection, &mut grad)?;
+    if options.check_finite {
+        check_params_finite(&grad, |name| {
+            format!("gradient of param `{name}` after the input projection")
+        })?;
+        check_tensors_finite(&wide_d_input, |name| format!("gradient of input `{name}`"))?;
+    }
     let inputs = (0..steps)
         .map(|t| {
             C::Input::from_fn(|k| {

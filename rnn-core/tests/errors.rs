@@ -198,3 +198,104 @@ fn mse_checks_shapes() {
     assert_eq!(value, 2.5);
     assert_eq!(grad, DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
 }
+
+mod non_finite {
+    use nalgebra::DMatrix;
+    use rnn_core::cells::{Elman, ElmanDims, ElmanInput};
+    use rnn_core::seq::{self, Options};
+    use rnn_core::{Cell, Error, recurrent};
+
+    recurrent! {
+        /// Grows without bound: exp of its own state.
+        cell Growth {
+            input x[H];
+            state h[H];
+            param w[H, H];
+            step { h = exp(w * h) + x; }
+        }
+    }
+
+    const CHECK: Options = Options { check_finite: true };
+
+    fn what(error: Error) -> String {
+        match error {
+            Error::NonFinite { what } => what,
+            other => panic!("expected a non-finite report, got {other:?}"),
+        }
+    }
+
+    fn elman() -> Elman<f64> {
+        Elman::init(ElmanDims { H: 3, I: 2 }, 5).unwrap()
+    }
+
+    #[test]
+    fn a_nan_input_is_reported_with_its_step() {
+        let cell = elman();
+        let mut xs = vec![
+            ElmanInput {
+                x: DMatrix::from_element(2, 1, 0.1)
+            };
+            5
+        ];
+        xs[2].x[(1, 0)] = f64::NAN;
+        assert!(
+            seq::unroll(&cell, &cell.zero_state(1), &xs).is_ok(),
+            "the check is opt-in"
+        );
+        let report = what(seq::unroll_with(&cell, &cell.zero_state(1), &xs, CHECK).unwrap_err());
+        assert_eq!(report, "input `x` at step 3 (entry 1, 0)");
+    }
+
+    #[test]
+    fn a_nan_parameter_is_named() {
+        let mut cell = elman();
+        cell.b[1] = f64::NAN;
+        let xs = vec![
+            ElmanInput {
+                x: DMatrix::zeros(2, 1)
+            };
+            2
+        ];
+        let report = what(seq::unroll_with(&cell, &cell.zero_state(1), &xs, CHECK).unwrap_err());
+        assert_eq!(report, "param `b` of Elman (entry 1)");
+    }
+
+    #[test]
+    fn overflow_is_caught_at_the_first_infinite_state() {
+        let cell = Growth::from_params(GrowthDims { H: 2 }, DMatrix::from_element(2, 2, 10.0)).unwrap();
+        let xs = vec![
+            GrowthInput {
+                x: DMatrix::from_element(2, 1, 1.0)
+            };
+            10
+        ];
+        let states = seq::run(&cell, &cell.zero_state(1), &xs).unwrap();
+        let first_infinite = states
+            .iter()
+            .position(|s| s.h.iter().any(|v: &f64| !v.is_finite()))
+            .unwrap()
+            + 1;
+        let report = what(seq::unroll_with(&cell, &cell.zero_state(1), &xs, CHECK).unwrap_err());
+        assert_eq!(
+            report,
+            format!("state `h` after step {first_infinite} (entry 0, 0)")
+        );
+    }
+
+    #[test]
+    fn a_nan_adjoint_is_reported_in_the_backward_pass() {
+        let cell = elman();
+        let xs = vec![
+            ElmanInput {
+                x: DMatrix::from_element(2, 1, 0.1)
+            };
+            4
+        ];
+        let trajectory = seq::unroll_with(&cell, &cell.zero_state(1), &xs, CHECK).unwrap();
+        let mut d = vec![cell.zero_state(1); 4];
+        d[3].h[(2, 0)] = f64::INFINITY;
+        let report = what(seq::bptt_with(&cell, &trajectory, &d, CHECK).unwrap_err());
+        assert_eq!(report, "state adjoint `h` given for step 4 (entry 2, 0)");
+        assert!(seq::bptt(&cell, &trajectory, &d).is_ok(), "the check is opt-in");
+    }
+}
