@@ -28,3 +28,91 @@ pub fn mse<T: Scalar>(prediction: &DMatrix<T>, target: &DMatrix<T>) -> Result<(T
     let grad = diff.map(|d| two * d / count);
     Ok((loss, grad))
 }
+
+fn check_temperature<T: Scalar>(temperature: T) -> Result<(), Error> {
+    if temperature > T::zero() && temperature.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            what: "softmax temperature (must be finite and > 0)".to_owned(),
+        })
+    }
+}
+
+/// `log softmax(z / τ)` of every column: `z_i/τ − m − ln Σ_j e^{z_j/τ − m}` with `m = max_j z_j/τ`
+/// (log-sum-exp), finite for any finite input.
+pub fn log_softmax<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
+    check_temperature(temperature)?;
+    let mut out = logits.map(|z| z / temperature);
+    for mut column in out.column_iter_mut() {
+        let max = column_max(column.iter().copied());
+        let sum = column.iter().fold(T::zero(), |acc, &x| acc + (x - max).exp());
+        let shift = max + sum.ln();
+        column.iter_mut().for_each(|x| *x -= shift);
+    }
+    Ok(out)
+}
+
+/// `softmax(z / τ)` of every column as `e^{z_i/τ − m} / Σ_j e^{z_j/τ − m}`, `m = max_j z_j/τ`:
+/// no overflow, every entry accurate to a few ulps relative, columns summing to 1 within `K u`.
+/// (Exponentiating [`log_softmax`] instead would turn the rounding of the shift, `u |m|`, into a
+/// relative error of every probability.)
+pub fn softmax<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
+    check_temperature(temperature)?;
+    let mut out = logits.map(|z| z / temperature);
+    for mut column in out.column_iter_mut() {
+        let max = column_max(column.iter().copied());
+        column.iter_mut().for_each(|x| *x = (*x - max).exp());
+        let sum = column.iter().fold(T::zero(), |acc, &x| acc + x);
+        column.iter_mut().for_each(|x| *x /= sum);
+    }
+    Ok(out)
+}
+
+fn column_max<T: Scalar>(values: impl Iterator<Item = T>) -> T {
+    values.fold(-T::one() / T::zero(), |m, x| if x > m { x } else { m })
+}
+
+/// Softmax cross-entropy with temperature τ, averaged over the `B` columns of `logits` (`K × B`):
+/// `L = −(1/B) Σ_b log softmax(z_b / τ)[y_b]`, and `∂L/∂z = (softmax(z/τ) − onehot(y)) / (τ B)`.
+pub fn cross_entropy<T: Scalar>(
+    logits: &DMatrix<T>,
+    targets: &[usize],
+    temperature: T,
+) -> Result<(T, DMatrix<T>), Error> {
+    let (classes, batch) = logits.shape();
+    if targets.len() != batch {
+        return Err(Error::Length {
+            what: "cross-entropy targets (one per column of the logits)".to_owned(),
+            expected: batch,
+            found: targets.len(),
+        });
+    }
+    if let Some(&bad) = targets.iter().find(|&&y| y >= classes) {
+        return Err(Error::Length {
+            what: "cross-entropy target class (must be below the number of classes)".to_owned(),
+            expected: classes,
+            found: bad,
+        });
+    }
+    if batch == 0 || classes == 0 {
+        return Err(Error::Length {
+            what: "columns and classes of the cross-entropy logits".to_owned(),
+            expected: 1,
+            found: 0,
+        });
+    }
+    let log_p = log_softmax(logits, temperature)?;
+    let count = T::of_f64(batch as f64);
+    let loss = -targets
+        .iter()
+        .enumerate()
+        .fold(T::zero(), |acc, (b, &y)| acc + log_p[(y, b)])
+        / count;
+    let mut grad = softmax(logits, temperature)?;
+    for (b, &y) in targets.iter().enumerate() {
+        grad[(y, b)] -= T::one();
+    }
+    let scale = T::one() / (temperature * count);
+    Ok((loss, grad * scale))
+}
