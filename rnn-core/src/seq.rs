@@ -14,6 +14,19 @@
 //! call of the generated [`Cell::step_backward`]. The state-independent projection of all steps
 //! is computed by one [`Cell::project`] call before the loop and differentiated by one
 //! [`Cell::project_backward`] call after it.
+//!
+//! # Memory
+//! A [`Trajectory`] keeps, per step, the cell's cache ([`Cell::cache_len`] numbers), the new
+//! state and the step's input, plus the cache and state structs: memory is linear in `T`, and
+//! the loops are iterative (no stack growth at any `T`; `T = 100 000` is a test). Measured with a
+//! counting allocator at `H = 32, I = 16, B = 1` in f64 (`rnn-core/tests/long_sequence.rs`, which
+//! asserts these to the byte):
+//!
+//! | cell | bytes per step |
+//! |---|---|
+//! | `Elman` | 1024 |
+//! | `Gru` | 2208 |
+//! | `Lstm` | 2800 |
 
 use crate::{Cell, Error, ParamSet, Scalar, Tensors};
 use nalgebra::DMatrix;
