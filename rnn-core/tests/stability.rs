@@ -101,10 +101,7 @@ fn softmax_family<T: Scalar + std::fmt::Debug>() {
     }
     let (loss, grad) = cross_entropy(&logits, &[1, 0, 2], k(1.0)).unwrap();
     assert!(loss.is_finite() && grad.iter().all(|v| v.is_finite()));
-    assert_eq!(
-        cross_entropy(&logits, &[0, 0, 0], k(1.0)).unwrap().0.is_finite(),
-        true
-    );
+    assert!(cross_entropy(&logits, &[0, 0, 0], k(1.0)).unwrap().0.is_finite());
 }
 
 #[test]
