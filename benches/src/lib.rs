@@ -1,4 +1,5 @@
 //! Benchmarks of the generated kernels live in `benches/`; this library holds shared inputs.
+#![forbid(unsafe_code)]
 
 use nalgebra::DMatrix;
 use rnn_core::SplitMix64;

@@ -299,3 +299,40 @@ mod non_finite {
         assert!(seq::bptt(&cell, &trajectory, &d).is_ok(), "the check is opt-in");
     }
 }
+
+#[test]
+fn truncation_length_zero_is_rejected() {
+    let cell = cell();
+    let trajectory = seq::unroll(&cell, &cell.zero_state(1), &inputs(2, 1, 3)).unwrap();
+    let err = seq::bptt_truncated(&cell, &trajectory, &vec![cell.zero_state(1); 3], 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Length {
+                expected: 1,
+                found: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn projection_backward_checks_batches() {
+    let cell = cell();
+    let input = ElmanInput {
+        x: DMatrix::zeros(2, 3),
+    };
+    let d_proj = cell
+        .project(&ElmanInput {
+            x: DMatrix::zeros(2, 2),
+        })
+        .unwrap();
+    let err = cell
+        .project_backward(&input, &d_proj, &mut cell.zero_grad())
+        .unwrap_err();
+    assert_shape(err, "projection adjoint of Elman", (3, 3), (3, 2));
+    let err = cell.step_cached(&d_proj, &cell.zero_state(4)).unwrap_err();
+    assert_shape(err, "projection of Elman", (3, 4), (3, 2));
+}

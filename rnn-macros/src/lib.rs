@@ -7,6 +7,8 @@
 //! table in `ops`, and `expand` emits the Rust items. On error, `fallback` emits stub items
 //! next to the `compile_error!`s so the user's code does not cascade into unrelated errors.
 
+#![forbid(unsafe_code)]
+
 mod adjoint;
 mod ast;
 mod ctxt;

@@ -1,4 +1,5 @@
 //! A downstream crate's own recurrent cells, declared with `rnn_core::recurrent!`.
+#![forbid(unsafe_code)]
 
 use rnn_core::{Activation, Scalar, recurrent};
 
