@@ -64,54 +64,10 @@ fn round_trip_is_bit_exact_f32_through_a_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A file laid out as `save_file(nn.LSTM(4, 5, num_layers=2, bidirectional=True).state_dict())`
-/// writes it: the reference vectors' 16 tensors, row-major, under PyTorch's names. Every tensor
-/// lands in the right cell, nothing is left over, and layer 0 then reproduces PyTorch's
-/// single-layer outputs (`lstm.json`) when loaded from the same kind of file.
-#[test]
-fn pytorch_state_dict_layout_loads_unchanged() {
-    let data = load("lstm_bidir_2layer.json");
-    let params = data["params"].as_object().unwrap();
+/// The bytes `safetensors.torch.save_file(state_dict)` writes for the reference vectors'
+/// parameters: every tensor under its PyTorch name, F64, row-major.
+fn state_dict_file(params: &serde_json::Value) -> Vec<u8> {
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = params
-        .iter()
-        .map(|(name, value)| {
-            let (shape, values) = tensor(value);
-            (
-                name.clone(),
-                shape,
-                values.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let views: Vec<(String, TensorView<'_>)> = owned
-        .iter()
-        .map(|(name, shape, bytes)| {
-            (
-                name.clone(),
-                TensorView::new(Dtype::F64, shape.clone(), bytes).unwrap(),
-            )
-        })
-        .collect();
-    let bytes = safetensors::serialize(views, None).unwrap();
-    let mut file = WeightFile::from_bytes(bytes).unwrap();
-    let (h, i) = (5, 4);
-    let mut cells = Vec::new();
-    for (layer, input) in [(0, i), (1, 2 * h)] {
-        for slot in [Slot::layer(layer), Slot::layer(layer).reverse()] {
-            let mut cell = Lstm::<f64>::new(LstmDims { H: h, I: input }).unwrap();
-            file.load(&mut cell, slot).unwrap();
-            cells.push((slot, cell));
-        }
-    }
-    file.finish().unwrap();
-    // weight_ih_l1_reverse is (4H, 2H) row-major: entry [r, c] at r * 2H + c.
-    let (shape, values) = tensor(&params["weight_ih_l1_reverse"]);
-    let cell = &cells[3].1;
-    assert_eq!(shape, [4 * h, 2 * h]);
-    assert_eq!(cell.w_ih[(7, 3)], values[7 * 2 * h + 3]);
-
-    let single = load("lstm.json");
-    let owned: Vec<(String, Vec<usize>, Vec<u8>)> = single["params"]
         .as_object()
         .unwrap()
         .iter()
@@ -133,7 +89,37 @@ fn pytorch_state_dict_layout_loads_unchanged() {
             )
         })
         .collect();
-    let mut file = WeightFile::from_bytes(safetensors::serialize(views, None).unwrap()).unwrap();
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// A file laid out as `save_file(nn.LSTM(4, 5, num_layers=2, bidirectional=True).state_dict())`
+/// writes it: the reference vectors' 16 tensors, row-major, under PyTorch's names. Every tensor
+/// lands in the right cell, nothing is left over, and layer 0 then reproduces PyTorch's
+/// single-layer outputs (`lstm.json`) when loaded from the same kind of file.
+#[test]
+fn pytorch_state_dict_layout_loads_unchanged() {
+    let data = load("lstm_bidir_2layer.json");
+    let params = data["params"].as_object().unwrap();
+    let bytes = state_dict_file(&data["params"]);
+    let mut file = WeightFile::from_bytes(bytes).unwrap();
+    let (h, i) = (5, 4);
+    let mut cells = Vec::new();
+    for (layer, input) in [(0, i), (1, 2 * h)] {
+        for slot in [Slot::layer(layer), Slot::layer(layer).reverse()] {
+            let mut cell = Lstm::<f64>::new(LstmDims { H: h, I: input }).unwrap();
+            file.load(&mut cell, slot).unwrap();
+            cells.push((slot, cell));
+        }
+    }
+    file.finish().unwrap();
+    // weight_ih_l1_reverse is (4H, 2H) row-major: entry [r, c] at r * 2H + c.
+    let (shape, values) = tensor(&params["weight_ih_l1_reverse"]);
+    let cell = &cells[3].1;
+    assert_eq!(shape, [4 * h, 2 * h]);
+    assert_eq!(cell.w_ih[(7, 3)], values[7 * 2 * h + 3]);
+
+    let single = load("lstm.json");
+    let mut file = WeightFile::from_bytes(state_dict_file(&single["params"])).unwrap();
     let mut lstm = Lstm::<f64>::new(LstmDims { H: h, I: i }).unwrap();
     file.load(&mut lstm, Slot::layer(0)).unwrap();
     file.finish().unwrap();
