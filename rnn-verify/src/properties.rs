@@ -260,6 +260,13 @@ pub fn lyapunov<C: Cell<f64>>(
     let mut check = Check::new("P10 Lyapunov QR identities");
     let jacobians = state_jacobians(cell, trajectory, 0)?;
     let n = state_size(cell);
+    if q0.shape() != (n, n) {
+        return Err(Error::Shape {
+            what: format!("initial orthonormal basis Q_0 of {}", C::NAME),
+            expected: (n, n),
+            found: q0.shape(),
+        });
+    }
     let steps = jacobians.len();
     let mut q = q0.clone();
     // Neumaier-compensated sums: hundreds of logarithms accumulate no drift.
@@ -572,6 +579,15 @@ pub fn linear_explosion(
 ) -> Result<(Check, f64), Error> {
     let mut check = Check::new("P5 linear explosion");
     let n = lambda.len();
+    for (what, m, expected) in [("eigenvector matrix Q", q, (n, n)), ("cotangent c", c, (n, 1))] {
+        if m.shape() != expected {
+            return Err(Error::Shape {
+                what: format!("{what} of P5 (n = {n} eigenvalues)"),
+                expected,
+                found: m.shape(),
+            });
+        }
+    }
     let diag = DMatrix::from_diagonal(&DVector::from_column_slice(lambda));
     let w = q * &diag * q.transpose();
     let cell = LinearRnn::from_params(LinearRnnDims { H: n, I: 1 }, w, DMatrix::zeros(n, 1))?;

@@ -279,3 +279,41 @@ fn saturation_and_range() {
     assert_eq!(rnn_core::softplus(-1000.0_f64), 0.0);
     assert_eq!(rnn_core::softplus(1000.0_f64), 1000.0);
 }
+
+#[test]
+fn mismatched_arguments_are_errors() {
+    use rnn_verify::properties::linear_explosion;
+    let err = linear_explosion(&DMatrix::identity(3, 3), &[1.0, 0.5], 4, &DMatrix::zeros(2, 1)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rnn_core::Error::Shape {
+                expected: (2, 2),
+                found: (3, 3),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let cell = Elman::<f64>::init(ElmanDims { H: 2, I: 1 }, 1).unwrap();
+    let trajectory = seq::unroll(
+        &cell,
+        &cell.zero_state(1),
+        &[ElmanInput {
+            x: DMatrix::zeros(1, 1),
+        }],
+    )
+    .unwrap();
+    let err = lyapunov(&cell, &trajectory, &DMatrix::identity(3, 3)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rnn_core::Error::Shape {
+                expected: (2, 2),
+                found: (3, 3),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
