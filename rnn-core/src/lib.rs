@@ -97,6 +97,7 @@ mod cell;
 pub mod cells;
 pub mod clip;
 mod error;
+pub mod layers;
 pub mod loss;
 mod rng;
 mod scalar;

@@ -336,3 +336,34 @@ fn projection_backward_checks_batches() {
     let err = cell.step_cached(&d_proj, &cell.zero_state(4)).unwrap_err();
     assert_shape(err, "projection of Elman", (3, 4), (3, 2));
 }
+
+#[test]
+fn stack_checks_its_adjoints() {
+    use rnn_core::layers::{Direction, Layer, Stack};
+    let stack = Stack {
+        layers: vec![Layer {
+            directions: vec![Direction::new(cell(), false), Direction::new(cell(), true)],
+        }],
+    };
+    let xs: Vec<DMatrix<f64>> = (0..3).map(|_| DMatrix::from_element(2, 1, 0.1)).collect();
+    let err = stack.forward(&xs, &[cell().zero_state(1)]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Length {
+                expected: 2,
+                found: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let run = stack
+        .forward(&xs, &[cell().zero_state(1), cell().zero_state(1)])
+        .unwrap();
+    let d = vec![DMatrix::zeros(3, 1); 3];
+    let err = stack
+        .backward(&run, &d, &[cell().zero_state(1), cell().zero_state(1)])
+        .unwrap_err();
+    assert_shape(err, "output adjoint at step 1", (6, 1), (3, 1));
+}

@@ -6,42 +6,8 @@ mod vectors;
 
 use nalgebra::DMatrix;
 use rnn_core::cells::{Gru, GruDims, Lstm, LstmDims, RnnRelu, RnnReluDims, RnnTanh, RnnTanhDims};
-use rnn_core::{Cell, ParamSet, Tensors, seq};
-use serde_json::Value;
-use vectors::{assert_close, batch_matrix, load, sequence, tensor};
-
-/// PyTorch's name of one of our parameters.
-fn torch_name(ours: &str) -> String {
-    ours.replace("w_", "weight_").replace("b_", "bias_")
-}
-
-fn load_params<C: Cell<f64>>(cell: &mut C, params: &Value, suffix: &str) {
-    cell.visit_mut(|name, shape, data| {
-        let (torch_shape, torch_data) = tensor(&params[format!("{}{suffix}", torch_name(name))]);
-        assert_eq!(torch_shape, shape, "shape of {name}");
-        match shape {
-            [rows, cols] => {
-                // PyTorch is row-major, nalgebra column-major.
-                let m = DMatrix::from_row_slice(*rows, *cols, &torch_data);
-                data.copy_from_slice(m.as_slice());
-            }
-            _ => data.copy_from_slice(&torch_data),
-        }
-    });
-}
-
-fn assert_param_grads<C: Cell<f64>>(grad: &C::Grad, reference: &Value, suffix: &str) {
-    grad.visit(|name, shape, data| {
-        let (torch_shape, torch_data) = tensor(&reference[format!("{}{suffix}", torch_name(name))]);
-        assert_eq!(torch_shape, shape, "gradient shape of {name}");
-        let expected = match shape {
-            [rows, cols] => DMatrix::from_row_slice(*rows, *cols, &torch_data),
-            _ => DMatrix::from_column_slice(torch_data.len(), 1, &torch_data),
-        };
-        let ours = DMatrix::from_column_slice(expected.nrows(), expected.ncols(), data);
-        assert_close(&format!("dL/d{}", torch_name(name)), &ours, &expected);
-    });
-}
+use rnn_core::{Cell, Tensors, seq};
+use vectors::{assert_close, assert_param_grads, batch_matrix, load, load_params, sequence};
 
 /// A one-layer, one-direction module file: `rnn_tanh`, `rnn_relu`, `lstm`, `gru`.
 fn check_module<C: Cell<f64>>(mut cell: C, file: &str) {

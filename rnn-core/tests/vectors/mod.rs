@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use nalgebra::DMatrix;
+use rnn_core::weights::torch_name;
+use rnn_core::{Cell, ParamSet};
 use serde_json::Value;
 
 /// Parses one file of `../shared/vectors`.
@@ -69,4 +71,32 @@ pub fn assert_close(what: &str, ours: &DMatrix<f64>, reference: &DMatrix<f64>) {
             (a - b).abs()
         );
     }
+}
+
+pub fn load_params<C: Cell<f64>>(cell: &mut C, params: &Value, suffix: &str) {
+    cell.visit_mut(|name, shape, data| {
+        let (torch_shape, torch_data) = tensor(&params[format!("{}{suffix}", torch_name(name))]);
+        assert_eq!(torch_shape, shape, "shape of {name}");
+        match shape {
+            [rows, cols] => {
+                // PyTorch is row-major, nalgebra column-major.
+                let m = DMatrix::from_row_slice(*rows, *cols, &torch_data);
+                data.copy_from_slice(m.as_slice());
+            }
+            _ => data.copy_from_slice(&torch_data),
+        }
+    });
+}
+
+pub fn assert_param_grads<C: Cell<f64>>(grad: &C::Grad, reference: &Value, suffix: &str) {
+    grad.visit(|name, shape, data| {
+        let (torch_shape, torch_data) = tensor(&reference[format!("{}{suffix}", torch_name(name))]);
+        assert_eq!(torch_shape, shape, "gradient shape of {name}");
+        let expected = match shape {
+            [rows, cols] => DMatrix::from_row_slice(*rows, *cols, &torch_data),
+            _ => DMatrix::from_column_slice(torch_data.len(), 1, &torch_data),
+        };
+        let ours = DMatrix::from_column_slice(expected.nrows(), expected.ncols(), data);
+        assert_close(&format!("dL/d{}", torch_name(name)), &ours, &expected);
+    });
 }

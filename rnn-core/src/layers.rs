@@ -1,0 +1,294 @@
+//! Bidirectional and stacked (deep) recurrent networks over any single-input [`Cell`], laid out
+//! as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` with `num_layers` and `bidirectional`:
+//!
+//! * a [`Layer`] has one direction, or two: the forward one reads `t = 1..T`, the reverse one
+//!   `t = T..1` with its own parameters and initial state; the layer's output at `t` is
+//!   `[h_fwd,t; h_rev,t]` (forward features first);
+//! * a [`Stack`] feeds each layer's output sequence to the next; layer `k > 0` has input size
+//!   `D·H`.
+//!
+//! Backward through a stack is BPTT through each direction of each layer, last layer first, the
+//! input adjoints of layer `k` becoming the output adjoints of layer `k − 1`.
+
+use crate::seq::{self, Trajectory};
+use crate::{Cell, Error, Scalar, Tensors};
+use nalgebra::DMatrix;
+
+/// One direction of one layer.
+#[derive(Clone, Debug)]
+pub struct Direction<T: Scalar, C: Cell<T>> {
+    /// The cell.
+    pub cell: C,
+    /// Processes the sequence from the last step to the first.
+    pub reverse: bool,
+    marker: std::marker::PhantomData<T>,
+}
+
+/// The forward pass of a direction.
+#[derive(Clone, Debug)]
+pub struct DirectionRun<T: Scalar, C: Cell<T>> {
+    /// The outputs, in time order.
+    pub outputs: Vec<DMatrix<T>>,
+    /// The state after the last *processed* step (step 1 for a reverse direction).
+    pub final_state: C::State,
+    trajectory: Trajectory<T, C>,
+}
+
+/// Gradients of one direction.
+#[derive(Clone, Debug)]
+pub struct DirectionGrad<T: Scalar, C: Cell<T>> {
+    /// ∂L/∂x_t, in time order.
+    pub inputs: Vec<DMatrix<T>>,
+    /// ∂L/∂θ of the cell.
+    pub params: C::Grad,
+    /// ∂L/∂(initial state).
+    pub initial_state: C::State,
+}
+
+impl<T: Scalar, C: Cell<T>> Direction<T, C> {
+    /// A direction around `cell`.
+    pub fn new(cell: C, reverse: bool) -> Self {
+        Direction {
+            cell,
+            reverse,
+            marker: std::marker::PhantomData,
+        }
+    }
+
+    fn order(&self, steps: usize) -> Vec<usize> {
+        if self.reverse {
+            (0..steps).rev().collect()
+        } else {
+            (0..steps).collect()
+        }
+    }
+
+    /// Runs over `xs` (in time order; the cell's single input).
+    pub fn forward(&self, xs: &[DMatrix<T>], initial: &C::State) -> Result<DirectionRun<T, C>, Error> {
+        let order = self.order(xs.len());
+        let inputs: Vec<C::Input> = order
+            .iter()
+            .map(|&t| C::Input::from_fn(|_| xs[t].clone()))
+            .collect();
+        let trajectory = seq::unroll(&self.cell, initial, &inputs)?;
+        let mut outputs = vec![DMatrix::zeros(0, 0); xs.len()];
+        for (j, &t) in order.iter().enumerate() {
+            outputs[t] = trajectory
+                .output(j + 1)
+                .cloned()
+                .unwrap_or_else(|| DMatrix::zeros(0, 0));
+        }
+        Ok(DirectionRun {
+            outputs,
+            final_state: trajectory.last_state().clone(),
+            trajectory,
+        })
+    }
+
+    /// The backward pass: `d_outputs` in time order, `d_final` on the final state.
+    pub fn backward(
+        &self,
+        run: &DirectionRun<T, C>,
+        d_outputs: &[DMatrix<T>],
+        d_final: &C::State,
+    ) -> Result<DirectionGrad<T, C>, Error> {
+        let steps = run.trajectory.len();
+        if d_outputs.len() != steps {
+            return Err(Error::Length {
+                what: "output adjoints of a direction".into(),
+                expected: steps,
+                found: d_outputs.len(),
+            });
+        }
+        let order = self.order(steps);
+        let batch = run.trajectory.batch();
+        let mut d_states: Vec<C::State> = Vec::with_capacity(steps);
+        for &t in &order {
+            let mut d = self.cell.zero_state(batch);
+            if let Some(m) = d.get_mut(C::OUTPUT) {
+                if m.shape() != d_outputs[t].shape() {
+                    return Err(Error::Shape {
+                        what: format!("output adjoint at step {}", t + 1),
+                        expected: m.shape(),
+                        found: d_outputs[t].shape(),
+                    });
+                }
+                *m += &d_outputs[t];
+            }
+            d_states.push(d);
+        }
+        if let Some(last) = d_states.last_mut() {
+            for k in 0..C::State::NAMES.len() {
+                if let (Some(m), Some(f)) = (last.get_mut(k), d_final.get(k)) {
+                    if m.shape() != f.shape() {
+                        return Err(Error::Shape {
+                            what: format!("final-state adjoint `{}`", C::State::NAMES[k]),
+                            expected: m.shape(),
+                            found: f.shape(),
+                        });
+                    }
+                    *m += f;
+                }
+            }
+        }
+        let grads = seq::bptt(&self.cell, &run.trajectory, &d_states)?;
+        let mut d_xs = vec![DMatrix::zeros(0, 0); steps];
+        for (j, &t) in order.iter().enumerate() {
+            d_xs[t] = grads.inputs[j]
+                .get(0)
+                .cloned()
+                .unwrap_or_else(|| DMatrix::zeros(0, 0));
+        }
+        Ok(DirectionGrad {
+            inputs: d_xs,
+            params: grads.params,
+            initial_state: grads.initial_state,
+        })
+    }
+}
+
+/// One layer: a forward direction and optionally a reverse one.
+#[derive(Clone, Debug)]
+pub struct Layer<T: Scalar, C: Cell<T>> {
+    /// The directions, forward first.
+    pub directions: Vec<Direction<T, C>>,
+}
+
+/// A stack of layers.
+#[derive(Clone, Debug)]
+pub struct Stack<T: Scalar, C: Cell<T>> {
+    /// The layers, input side first.
+    pub layers: Vec<Layer<T, C>>,
+}
+
+/// The forward pass of a stack.
+#[derive(Clone, Debug)]
+pub struct StackRun<T: Scalar, C: Cell<T>> {
+    /// The last layer's outputs, `D·H × B` per step, in time order.
+    pub outputs: Vec<DMatrix<T>>,
+    /// Final states, layer by layer, direction by direction (PyTorch's `h_n`/`c_n` order).
+    pub finals: Vec<C::State>,
+    runs: Vec<DirectionRun<T, C>>,
+    rows: Vec<usize>,
+}
+
+/// Gradients of a stack.
+#[derive(Clone, Debug)]
+pub struct StackGrad<T: Scalar, C: Cell<T>> {
+    /// Per layer and direction, in the order of [`StackRun::finals`].
+    pub directions: Vec<DirectionGrad<T, C>>,
+    /// ∂L/∂x_t of the first layer's inputs, in time order.
+    pub inputs: Vec<DMatrix<T>>,
+}
+
+fn stack_rows<T: Scalar>(parts: &[&DMatrix<T>]) -> DMatrix<T> {
+    let rows: usize = parts.iter().map(|p| p.nrows()).sum();
+    let cols = parts.first().map_or(0, |p| p.ncols());
+    let mut out = DMatrix::zeros(rows, cols);
+    let mut offset = 0;
+    for p in parts {
+        out.rows_mut(offset, p.nrows()).copy_from(*p);
+        offset += p.nrows();
+    }
+    out
+}
+
+impl<T: Scalar, C: Cell<T>> Stack<T, C> {
+    /// Runs the stack over `xs` from `initial` states (one per layer and direction, in
+    /// [`StackRun::finals`] order).
+    pub fn forward(&self, xs: &[DMatrix<T>], initial: &[C::State]) -> Result<StackRun<T, C>, Error> {
+        let count: usize = self.layers.iter().map(|l| l.directions.len()).sum();
+        if initial.len() != count {
+            return Err(Error::Length {
+                what: "initial states (one per layer and direction)".into(),
+                expected: count,
+                found: initial.len(),
+            });
+        }
+        let mut sequence = xs.to_vec();
+        let (mut finals, mut runs, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        let mut k = 0;
+        for layer in &self.layers {
+            let mut outputs = Vec::new();
+            for direction in &layer.directions {
+                let run = direction.forward(&sequence, &initial[k])?;
+                rows.push(run.outputs.first().map_or(0, |m| m.nrows()));
+                outputs.push(run.outputs.clone());
+                finals.push(run.final_state.clone());
+                runs.push(run);
+                k += 1;
+            }
+            sequence = (0..xs.len())
+                .map(|t| stack_rows(&outputs.iter().map(|o| &o[t]).collect::<Vec<_>>()))
+                .collect();
+        }
+        Ok(StackRun {
+            outputs: sequence,
+            finals,
+            runs,
+            rows,
+        })
+    }
+
+    /// The backward pass: `d_outputs` on the last layer's outputs (time order), `d_finals` on the
+    /// final states (same order as [`StackRun::finals`]).
+    pub fn backward(
+        &self,
+        run: &StackRun<T, C>,
+        d_outputs: &[DMatrix<T>],
+        d_finals: &[C::State],
+    ) -> Result<StackGrad<T, C>, Error> {
+        if d_finals.len() != run.finals.len() {
+            return Err(Error::Length {
+                what: "final-state adjoints".into(),
+                expected: run.finals.len(),
+                found: d_finals.len(),
+            });
+        }
+        if d_outputs.len() != run.outputs.len() {
+            return Err(Error::Length {
+                what: "output adjoints (one per step)".into(),
+                expected: run.outputs.len(),
+                found: d_outputs.len(),
+            });
+        }
+        for (t, (d, out)) in d_outputs.iter().zip(&run.outputs).enumerate() {
+            if d.shape() != out.shape() {
+                return Err(Error::Shape {
+                    what: format!("output adjoint at step {}", t + 1),
+                    expected: out.shape(),
+                    found: d.shape(),
+                });
+            }
+        }
+        let mut d_sequence = d_outputs.to_vec();
+        let mut grads: Vec<Option<DirectionGrad<T, C>>> = vec![None; run.finals.len()];
+        let mut k_end = run.finals.len();
+        for layer in self.layers.iter().rev() {
+            let k_start = k_end - layer.directions.len();
+            let mut d_inputs: Option<Vec<DMatrix<T>>> = None;
+            let mut offset = 0;
+            for (j, direction) in layer.directions.iter().enumerate() {
+                let k = k_start + j;
+                let rows = run.rows[k];
+                let part: Vec<DMatrix<T>> = d_sequence
+                    .iter()
+                    .map(|d| d.rows(offset, rows).into_owned())
+                    .collect();
+                offset += rows;
+                let grad = direction.backward(&run.runs[k], &part, &d_finals[k])?;
+                d_inputs = Some(match d_inputs {
+                    None => grad.inputs.clone(),
+                    Some(acc) => acc.iter().zip(&grad.inputs).map(|(a, b)| a + b).collect(),
+                });
+                grads[k] = Some(grad);
+            }
+            d_sequence = d_inputs.unwrap_or_default();
+            k_end = k_start;
+        }
+        Ok(StackGrad {
+            directions: grads.into_iter().flatten().collect(),
+            inputs: d_sequence,
+        })
+    }
+}
