@@ -96,6 +96,7 @@ mod activation;
 mod cell;
 pub mod cells;
 pub mod clip;
+pub mod dense;
 mod error;
 pub mod init;
 pub mod layers;
