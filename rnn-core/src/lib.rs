@@ -95,6 +95,7 @@ extern crate self as rnn_core;
 mod activation;
 mod cell;
 pub mod cells;
+pub mod checkpoint;
 pub mod clip;
 pub mod dense;
 mod error;

@@ -163,6 +163,16 @@ impl WeightWriter {
         Ok(self)
     }
 
+    /// Adds a 1-D tensor of any length under `key` (e.g. an optimizer's state).
+    pub fn add_vector<T: Scalar>(&mut self, key: &str, values: &[T]) -> Result<&mut Self, Error> {
+        if self.tensors.iter().any(|(k, ..)| k == key) {
+            return Err(Error::DuplicateKey { key: key.to_owned() });
+        }
+        let (dtype, shape, bytes) = encode(&[values.len()], values);
+        self.tensors.push((key.to_owned(), dtype, shape, bytes));
+        Ok(self)
+    }
+
     /// The file's bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         let mut views = Vec::with_capacity(self.tensors.len());
@@ -260,6 +270,28 @@ impl WeightFile {
             self.unused.remove(&key);
         }
         Ok(())
+    }
+
+    /// Reads the 1-D tensor `key`, whatever its length.
+    pub fn take_vector<T: Scalar>(&mut self, key: &str) -> Result<Vec<T>, Error> {
+        let tensors = SafeTensors::deserialize(&self.bytes).map_err(|e| Error::Format {
+            reason: e.to_string(),
+        })?;
+        let len = tensors
+            .tensor(key)
+            .map_err(|_| Error::MissingKey { key: key.to_owned() })?
+            .shape()
+            .to_vec();
+        let [n] = len.as_slice() else {
+            return Err(Error::TensorShape {
+                key: key.to_owned(),
+                expected: vec![len.iter().product()],
+                found: len,
+            });
+        };
+        let values = read_tensor(&tensors, key, &[*n])?;
+        self.unused.remove(key);
+        Ok(values)
     }
 
     /// Succeeds when every tensor of the file was loaded into some cell.

@@ -1,0 +1,39 @@
+//! Checkpoints: parameters and optimizer state in one safetensors file, written atomically
+//! (temporary file, then rename), so an interrupted write never leaves a half file behind.
+//! Values are stored at full precision (`F64`, or `F32` for an `f32` model), so resuming from a
+//! checkpoint continues training bit for bit.
+//!
+//! A checkpoint holds one parameter set under a [`Slot`] and its optimizer's state as the vector
+//! `optimizer.<slot>`; save a model of several parts (cell, readout) as one checkpoint per part.
+
+use crate::optim::Optimizer;
+use crate::weights::{Slot, WeightFile, WeightWriter};
+use crate::{Error, ParamSet, Scalar};
+use std::path::Path;
+
+/// Writes one parameter set and its optimizer's state to `path`, atomically.
+pub fn save<T: Scalar, P: ParamSet<T>, O: Optimizer<T>>(
+    path: impl AsRef<Path>,
+    params: &P,
+    slot: Slot,
+    optimizer: &O,
+) -> Result<(), Error> {
+    let mut writer = WeightWriter::new();
+    writer.add(params, slot)?;
+    writer.add_vector(&format!("optimizer.{}", slot.key("state")), &optimizer.state())?;
+    writer.save(path)
+}
+
+/// Reads what [`save`] wrote into `params` and `optimizer`; every tensor of the file must be used.
+pub fn load<T: Scalar, P: ParamSet<T>, O: Optimizer<T>>(
+    path: impl AsRef<Path>,
+    params: &mut P,
+    slot: Slot,
+    optimizer: &mut O,
+) -> Result<(), Error> {
+    let mut file = WeightFile::open(path)?;
+    file.load(params, slot)?;
+    let state = file.take_vector::<T>(&format!("optimizer.{}", slot.key("state")))?;
+    optimizer.set_state(&state)?;
+    file.finish()
+}
