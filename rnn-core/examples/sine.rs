@@ -16,7 +16,7 @@ use rnn_core::dense::Dense;
 use rnn_core::optim::{Adam, Optimizer};
 use rnn_core::{Cell, Error, seq};
 use rnn_verify::plot::{Plot, Series};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 const WINDOW: usize = 4;
 const HIDDEN: usize = 50;
@@ -64,6 +64,8 @@ fn main() -> Result<(), Error> {
         validation.targets.ncols()
     );
     let mut last_train_loss = f64::NAN;
+    // A progress bar on a terminal; plain lines in logs.
+    let show_progress = std::io::stderr().is_terminal();
     for epoch in 1..=EPOCHS {
         let trajectory = seq::unroll(&cell, &cell.zero_state(n), &train.inputs)?;
         let h = &trajectory.last_state().h;
@@ -80,15 +82,19 @@ fn main() -> Result<(), Error> {
         let (_, validation_loss) = evaluate(&cell, &readout, &validation)?;
         last_train_loss = train_loss;
         let done = epoch * 30 / EPOCHS;
-        eprint!(
-            "\r[{}{}] epoch {epoch}/{EPOCHS}",
-            "=".repeat(done),
-            " ".repeat(30 - done)
-        );
-        let _ = std::io::stderr().flush();
+        if show_progress {
+            eprint!(
+                "\r[{}{}] epoch {epoch}/{EPOCHS}",
+                "=".repeat(done),
+                " ".repeat(30 - done)
+            );
+            let _ = std::io::stderr().flush();
+        }
         println!("epoch {epoch:>3}  train loss {train_loss:.6e}  validation loss {validation_loss:.6e}");
     }
-    eprintln!();
+    if show_progress {
+        eprintln!();
+    }
     let (prediction, validation_loss) = evaluate(&cell, &readout, &validation)?;
     let start = (boundary + WINDOW) as f64;
     let plot = Plot {

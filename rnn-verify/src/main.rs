@@ -18,7 +18,7 @@ use rnn_verify::strategies::{
 };
 use rnn_verify::{GradReport, Problem, check_dual, check_finite_differences};
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -128,6 +128,10 @@ impl Context {
     }
 
     fn progress(&self, what: &str, case: usize, total: usize) {
+        // A live progress line on a terminal; nothing in logs.
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
         eprint!(
             "\r[{:6.1}s] {what:<40} case {}/{total}   ",
             self.started.elapsed().as_secs_f64(),
