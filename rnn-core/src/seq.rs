@@ -329,10 +329,10 @@ fn backprop<T: Scalar, C: Cell<T>>(
         C::Projection::from_fn(|k| DMatrix::zeros(cell.projection_rows(k), steps * batch));
     let mut carry = cell.zero_state(batch);
     for t in (0..steps).rev() {
-        let mut delta = d_states[t].clone();
+        // δ_t = ḡ_t + (carried adjoint), accumulated in place into the owned carry.
         for k in 0..C::State::NAMES.len() {
-            if let (Some(target), Some(c)) = (delta.get_mut(k), carry.get(k)) {
-                *target += c;
+            if let (Some(target), Some(given)) = (carry.get_mut(k), d_states[t].get(k)) {
+                *target += given;
             }
         }
         if options.check_finite {
@@ -340,7 +340,7 @@ fn backprop<T: Scalar, C: Cell<T>>(
                 format!("state adjoint `{name}` given for step {}", t + 1)
             })?;
         }
-        let (d_prev, d_projection) = cell.step_backward(&trajectory.caches[t], &delta, &mut grad)?;
+        let (d_prev, d_projection) = cell.step_backward(&trajectory.caches[t], &carry, &mut grad)?;
         if options.check_finite {
             check_params_finite(&grad, |name| {
                 format!(
