@@ -79,6 +79,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting or count lies outside the range it must be in.
+    OutOfRange {
+        /// What was checked, e.g. "teacher probability".
+        what: String,
+        /// The allowed range, e.g. "[0, 1]".
+        range: String,
+        /// The value given.
+        found: String,
+    },
     /// Reading or writing a file failed.
     Io {
         /// The file.
@@ -127,6 +136,9 @@ impl fmt::Display for Error {
                 write!(f, "tensor `{key}` holds {found}, the cell takes {expected}")
             }
             Error::Format { reason } => write!(f, "malformed weight file: {reason}"),
+            Error::OutOfRange { what, range, found } => {
+                write!(f, "{what} is {found}, outside its range {range}")
+            }
             Error::Io { path, reason } => write!(f, "{path}: {reason}"),
         }
     }

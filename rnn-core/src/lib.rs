@@ -98,6 +98,7 @@ pub mod cells;
 pub mod checkpoint;
 pub mod clip;
 pub mod dense;
+pub mod drivers;
 mod error;
 pub mod init;
 pub mod layers;

@@ -135,7 +135,7 @@ pub struct SequenceGrad<T: Scalar, C: Cell<T>> {
     pub initial_state: C::State,
 }
 
-fn hstack<T: Scalar>(blocks: &[&DMatrix<T>], rows: usize) -> DMatrix<T> {
+pub(crate) fn hstack<T: Scalar>(blocks: &[&DMatrix<T>], rows: usize) -> DMatrix<T> {
     let cols: usize = blocks.iter().map(|b| b.ncols()).sum();
     let mut data = Vec::with_capacity(rows * cols);
     for b in blocks {

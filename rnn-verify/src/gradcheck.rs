@@ -281,27 +281,106 @@ pub fn central_difference<E>(mut f: impl FnMut(f64) -> Result<f64, E>, x: f64, e
     Ok((f(plus)? - f(minus)?) / (plus - minus))
 }
 
-/// THEORY.md P2: BPTT against central finite differences, in f64.
-pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
-    let gradient = problem.gradient()?;
-    let variables = problem.variables();
+/// Any scalar function of flat variables with a claimed gradient: a driver, a whole model, a
+/// loss. Implement it to put your own composition under P2 and P3 with [`check_objective_fd`]
+/// and [`check_objective_dual`].
+///
+/// `value` must compute the same function for every scalar type (rebuild the model over `S`
+/// from `x`, e.g. with [`FlatReader`]); the checks call it with `f64` for finite differences
+/// and `Dual64` for exact derivatives.
+pub trait Objective {
+    /// The variables at the point checked.
+    fn variables(&self) -> Vec<f64>;
+    /// The gradient under test at that point, laid out as [`Objective::variables`].
+    fn gradient(&self) -> Result<Vec<f64>, Error>;
+    /// The function at `x`.
+    fn value<S: Scalar>(&self, x: &[S]) -> Result<S, Error>;
+    /// A readable name for variable `k`, for failure messages.
+    fn label(&self, k: usize) -> String {
+        format!("variable {k}")
+    }
+}
+
+/// Reads flat variables in order into models over any scalar: the inverse of writing them out
+/// parameter by parameter and matrix by matrix (each column-major).
+#[derive(Debug)]
+pub struct FlatReader<'a, S> {
+    values: &'a [S],
+    at: usize,
+}
+
+impl<'a, S: Scalar> FlatReader<'a, S> {
+    /// Reads from the start of `values`.
+    pub fn new(values: &'a [S]) -> Self {
+        FlatReader { values, at: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [S], Error> {
+        let end = self.at + n;
+        let slice = self.values.get(self.at..end).ok_or_else(|| Error::Length {
+            what: "flat variables".into(),
+            expected: end,
+            found: self.values.len(),
+        })?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    /// Overwrites every parameter of `params`.
+    pub fn params<P: ParamSet<S>>(&mut self, params: &mut P) -> Result<(), Error> {
+        let values = self.take(params.param_count())?;
+        params.set_flat(values)
+    }
+
+    /// Overwrites every entry of `m`.
+    pub fn matrix(&mut self, m: &mut DMatrix<S>) -> Result<(), Error> {
+        let values = self.take(m.len())?;
+        m.as_mut_slice().copy_from_slice(values);
+        Ok(())
+    }
+
+    /// Overwrites every matrix of `x`.
+    pub fn tensors<X: Tensors<S>>(&mut self, x: &mut X) -> Result<(), Error> {
+        for k in 0..X::NAMES.len() {
+            if let Some(m) = x.get_mut(k) {
+                self.matrix(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// True when every value was read.
+    pub fn finished(&self) -> bool {
+        self.at == self.values.len()
+    }
+}
+
+/// THEORY.md P2 for any [`Objective`]: central differences with the step and tolerance of
+/// [`check_finite_differences`].
+pub fn check_objective_fd(objective: &impl Objective) -> Result<GradReport, Error> {
+    let gradient = objective.gradient()?;
+    let mut variables = objective.variables();
+    if gradient.len() != variables.len() {
+        return Err(Error::Length {
+            what: "gradient (one entry per variable)".into(),
+            expected: variables.len(),
+            found: gradient.len(),
+        });
+    }
     let mut reference = Vec::with_capacity(variables.len());
-    for (k, &theta) in variables.iter().enumerate() {
+    for k in 0..variables.len() {
+        let theta = variables[k];
         let eps = 1e-6 * theta.abs().max(1.0);
-        let evaluate = |value: f64| -> Result<f64, Error> {
-            let mut shifted = problem.clone();
-            shifted.update_variables(|index, v| {
-                if index == k {
-                    *v = value;
-                }
-            });
-            shifted.loss()
+        let mut evaluate = |value: f64| -> Result<f64, Error> {
+            variables[k] = value;
+            objective.value(&variables)
         };
-        reference.push(central_difference(evaluate, theta, eps)?);
+        reference.push(central_difference(&mut evaluate, theta, eps)?);
+        variables[k] = theta;
     }
     let atol = 1e-7 * inf_norm(&gradient).max(1.0);
     Ok(GradReport::compare(
-        |k| problem.label(k),
+        |k| objective.label(k),
         &gradient,
         &reference,
         1e-5,
@@ -309,26 +388,73 @@ pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Resu
     ))
 }
 
-/// THEORY.md P3: BPTT against exact forward-mode derivatives (`Dual64`), entry by entry.
-pub fn check_dual<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
-    let gradient = problem.gradient()?;
-    let base = problem.retype(Dual64::from_re);
-    let mut reference = Vec::with_capacity(gradient.len());
-    for k in 0..gradient.len() {
-        let mut seeded = base.clone();
-        seeded.update_variables(|index, v| {
-            if index == k {
-                v.eps = 1.0;
-            }
+/// THEORY.md P3 for any [`Objective`]: exact forward-mode derivatives (`Dual64`, one variable
+/// seeded at a time) with the tolerance of [`check_dual`].
+pub fn check_objective_dual(objective: &impl Objective) -> Result<GradReport, Error> {
+    let gradient = objective.gradient()?;
+    let mut variables: Vec<Dual64> = objective.variables().into_iter().map(Dual64::from_re).collect();
+    if gradient.len() != variables.len() {
+        return Err(Error::Length {
+            what: "gradient (one entry per variable)".into(),
+            expected: variables.len(),
+            found: gradient.len(),
         });
-        reference.push(seeded.loss()?.eps);
+    }
+    let mut reference = Vec::with_capacity(gradient.len());
+    for k in 0..variables.len() {
+        variables[k].eps = 1.0;
+        reference.push(objective.value(&variables)?.eps);
+        variables[k].eps = 0.0;
     }
     let atol = 1e-12 * inf_norm(&gradient);
     Ok(GradReport::compare(
-        |k| problem.label(k),
+        |k| objective.label(k),
         &gradient,
         &reference,
         1e-11,
         atol,
     ))
+}
+
+impl<C: Cell<f64>> Objective for Problem<f64, C> {
+    fn variables(&self) -> Vec<f64> {
+        Problem::variables(self)
+    }
+
+    fn gradient(&self) -> Result<Vec<f64>, Error> {
+        Problem::gradient(self)
+    }
+
+    fn value<S: Scalar>(&self, x: &[S]) -> Result<S, Error> {
+        let mut problem = self.retype(S::of_f64);
+        let mut index = 0;
+        problem.update_variables(|_, v| {
+            if let Some(&value) = x.get(index) {
+                *v = value;
+            }
+            index += 1;
+        });
+        if index != x.len() {
+            return Err(Error::Length {
+                what: "flat variables of the problem".into(),
+                expected: index,
+                found: x.len(),
+            });
+        }
+        problem.loss()
+    }
+
+    fn label(&self, k: usize) -> String {
+        Problem::label(self, k)
+    }
+}
+
+/// THEORY.md P2: BPTT against central finite differences, in f64.
+pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
+    check_objective_fd(problem)
+}
+
+/// THEORY.md P3: BPTT against exact forward-mode derivatives (`Dual64`), entry by entry.
+pub fn check_dual<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
+    check_objective_dual(problem)
 }

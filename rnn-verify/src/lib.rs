@@ -33,4 +33,7 @@ pub struct ReadmeDoctests;
 pub mod strategies;
 pub mod suite;
 
-pub use gradcheck::{GradReport, Problem, Worst, central_difference, check_dual, check_finite_differences};
+pub use gradcheck::{
+    FlatReader, GradReport, Objective, Problem, Worst, central_difference, check_dual,
+    check_finite_differences, check_objective_dual, check_objective_fd,
+};
