@@ -9,6 +9,38 @@
 //!
 //! Backward through a stack is BPTT through each direction of each layer, last layer first, the
 //! input adjoints of layer `k` becoming the output adjoints of layer `k − 1`.
+//!
+//! A [`Stack`] holds layers of one cell type. Layers of different cells compose by hand, a
+//! forward and a backward call per layer:
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use rnn_core::cells::{Gru, GruDims, Lstm, LstmDims};
+//! use rnn_core::layers::{Direction, Layer};
+//! use rnn_core::Cell;
+//!
+//! # fn main() -> Result<(), rnn_core::Error> {
+//! // An LSTM layer (input 3, hidden 4) under a bidirectional GRU layer (input 4, hidden 2).
+//! let lstm = Layer { directions: vec![Direction::new(Lstm::<f64>::init(LstmDims { H: 4, I: 3 }, 1)?, false)] };
+//! let gru = Layer {
+//!     directions: vec![
+//!         Direction::new(Gru::<f64>::init(GruDims { H: 2, I: 4 }, 2)?, false),
+//!         Direction::new(Gru::<f64>::init(GruDims { H: 2, I: 4 }, 3)?, true),
+//!     ],
+//! };
+//! let xs = vec![DMatrix::from_element(3, 1, 0.5); 6];
+//! let first = lstm.forward(&xs, &[lstm.directions[0].cell.zero_state(1)])?;
+//! let zero = gru.directions[0].cell.zero_state(1);
+//! let second = gru.forward(&first.outputs, &[zero.clone(), zero.clone()])?;
+//! assert_eq!(second.outputs[0].shape(), (4, 1));
+//! // L = Σ_t Σ outputs: ∂L/∂output = 1; nothing on the final states.
+//! let ones = vec![DMatrix::from_element(4, 1, 1.0); 6];
+//! let g2 = gru.backward(&second, &ones, &[zero.clone(), zero])?;
+//! let g1 = lstm.backward(&first, &g2.inputs, &[lstm.directions[0].cell.zero_state(1)])?;
+//! assert_eq!(g1.inputs.len(), 6);
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::seq::{self, Trajectory};
 use crate::{Cell, Error, Scalar, Tensors};
@@ -154,6 +186,112 @@ pub struct Layer<T: Scalar, C: Cell<T>> {
     pub directions: Vec<Direction<T, C>>,
 }
 
+/// The forward pass of a [`Layer`].
+#[derive(Clone, Debug)]
+pub struct LayerRun<T: Scalar, C: Cell<T>> {
+    /// The layer's outputs, `D·H × B` per step (forward direction's rows first), in time order.
+    pub outputs: Vec<DMatrix<T>>,
+    /// Final states, one per direction.
+    pub finals: Vec<C::State>,
+    runs: Vec<DirectionRun<T, C>>,
+}
+
+/// Gradients of a [`Layer`].
+#[derive(Clone, Debug)]
+pub struct LayerGrad<T: Scalar, C: Cell<T>> {
+    /// Per direction.
+    pub directions: Vec<DirectionGrad<T, C>>,
+    /// ∂L/∂x_t of the layer's inputs, in time order.
+    pub inputs: Vec<DMatrix<T>>,
+}
+
+impl<T: Scalar, C: Cell<T>> Layer<T, C> {
+    /// Runs every direction over `xs` from `initial` (one state per direction) and stacks their
+    /// outputs. Layers of *different* cells compose by feeding one layer's
+    /// [`LayerRun::outputs`] to the next and passing the input adjoints back (see the module
+    /// docs); [`Stack`] does it for layers of one cell type.
+    pub fn forward(&self, xs: &[DMatrix<T>], initial: &[C::State]) -> Result<LayerRun<T, C>, Error> {
+        if initial.len() != self.directions.len() {
+            return Err(Error::Length {
+                what: format!("initial states of a layer of {} (one per direction)", C::NAME),
+                expected: self.directions.len(),
+                found: initial.len(),
+            });
+        }
+        let runs = self
+            .directions
+            .iter()
+            .zip(initial)
+            .map(|(direction, initial)| direction.forward(xs, initial))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = (0..xs.len())
+            .map(|t| stack_rows(&runs.iter().map(|r| &r.outputs[t]).collect::<Vec<_>>()))
+            .collect();
+        Ok(LayerRun {
+            outputs,
+            finals: runs.iter().map(|r| r.final_state.clone()).collect(),
+            runs,
+        })
+    }
+
+    /// The backward pass: `d_outputs` on the layer's outputs (time order), `d_finals` on its
+    /// final states (one per direction).
+    pub fn backward(
+        &self,
+        run: &LayerRun<T, C>,
+        d_outputs: &[DMatrix<T>],
+        d_finals: &[C::State],
+    ) -> Result<LayerGrad<T, C>, Error> {
+        if d_finals.len() != run.runs.len() {
+            return Err(Error::Length {
+                what: format!(
+                    "final-state adjoints of a layer of {} (one per direction)",
+                    C::NAME
+                ),
+                expected: run.runs.len(),
+                found: d_finals.len(),
+            });
+        }
+        if d_outputs.len() != run.outputs.len() {
+            return Err(Error::Length {
+                what: "output adjoints (one per step)".into(),
+                expected: run.outputs.len(),
+                found: d_outputs.len(),
+            });
+        }
+        for (t, (d, out)) in d_outputs.iter().zip(&run.outputs).enumerate() {
+            if d.shape() != out.shape() {
+                return Err(Error::Shape {
+                    what: format!("output adjoint at step {}", t + 1),
+                    expected: out.shape(),
+                    found: d.shape(),
+                });
+            }
+        }
+        let mut inputs: Option<Vec<DMatrix<T>>> = None;
+        let mut directions = Vec::with_capacity(run.runs.len());
+        let mut offset = 0;
+        for ((direction, direction_run), d_final) in self.directions.iter().zip(&run.runs).zip(d_finals) {
+            let rows = direction_run.outputs.first().map_or(0, |m| m.nrows());
+            let part: Vec<DMatrix<T>> = d_outputs
+                .iter()
+                .map(|d| d.rows(offset, rows).into_owned())
+                .collect();
+            offset += rows;
+            let grad = direction.backward(direction_run, &part, d_final)?;
+            inputs = Some(match inputs {
+                None => grad.inputs.clone(),
+                Some(acc) => acc.iter().zip(&grad.inputs).map(|(a, b)| a + b).collect(),
+            });
+            directions.push(grad);
+        }
+        Ok(LayerGrad {
+            directions,
+            inputs: inputs.unwrap_or_default(),
+        })
+    }
+}
+
 /// A stack of layers.
 #[derive(Clone, Debug)]
 pub struct Stack<T: Scalar, C: Cell<T>> {
@@ -168,8 +306,7 @@ pub struct StackRun<T: Scalar, C: Cell<T>> {
     pub outputs: Vec<DMatrix<T>>,
     /// Final states, layer by layer, direction by direction (PyTorch's `h_n`/`c_n` order).
     pub finals: Vec<C::State>,
-    runs: Vec<DirectionRun<T, C>>,
-    rows: Vec<usize>,
+    layers: Vec<LayerRun<T, C>>,
 }
 
 /// Gradients of a stack.
@@ -205,28 +342,20 @@ impl<T: Scalar, C: Cell<T>> Stack<T, C> {
                 found: initial.len(),
             });
         }
-        let mut sequence = xs.to_vec();
-        let (mut finals, mut runs, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        let mut layers: Vec<LayerRun<T, C>> = Vec::with_capacity(self.layers.len());
         let mut k = 0;
         for layer in &self.layers {
-            let mut outputs = Vec::new();
-            for direction in &layer.directions {
-                let run = direction.forward(&sequence, &initial[k])?;
-                rows.push(run.outputs.first().map_or(0, |m| m.nrows()));
-                outputs.push(run.outputs.clone());
-                finals.push(run.final_state.clone());
-                runs.push(run);
-                k += 1;
-            }
-            sequence = (0..xs.len())
-                .map(|t| stack_rows(&outputs.iter().map(|o| &o[t]).collect::<Vec<_>>()))
-                .collect();
+            let inputs = layers.last().map_or(xs, |run| &run.outputs[..]);
+            let run = layer.forward(inputs, &initial[k..k + layer.directions.len()])?;
+            k += layer.directions.len();
+            layers.push(run);
         }
         Ok(StackRun {
-            outputs: sequence,
-            finals,
-            runs,
-            rows,
+            outputs: layers
+                .last()
+                .map_or_else(|| xs.to_vec(), |run| run.outputs.clone()),
+            finals: layers.iter().flat_map(|run| run.finals.iter().cloned()).collect(),
+            layers,
         })
     }
 
@@ -245,49 +374,18 @@ impl<T: Scalar, C: Cell<T>> Stack<T, C> {
                 found: d_finals.len(),
             });
         }
-        if d_outputs.len() != run.outputs.len() {
-            return Err(Error::Length {
-                what: "output adjoints (one per step)".into(),
-                expected: run.outputs.len(),
-                found: d_outputs.len(),
-            });
-        }
-        for (t, (d, out)) in d_outputs.iter().zip(&run.outputs).enumerate() {
-            if d.shape() != out.shape() {
-                return Err(Error::Shape {
-                    what: format!("output adjoint at step {}", t + 1),
-                    expected: out.shape(),
-                    found: d.shape(),
-                });
-            }
-        }
         let mut d_sequence = d_outputs.to_vec();
-        let mut grads: Vec<Option<DirectionGrad<T, C>>> = vec![None; run.finals.len()];
+        let mut grads: Vec<Vec<DirectionGrad<T, C>>> = Vec::with_capacity(self.layers.len());
         let mut k_end = run.finals.len();
-        for layer in self.layers.iter().rev() {
+        for (layer, layer_run) in self.layers.iter().zip(&run.layers).rev() {
             let k_start = k_end - layer.directions.len();
-            let mut d_inputs: Option<Vec<DMatrix<T>>> = None;
-            let mut offset = 0;
-            for (j, direction) in layer.directions.iter().enumerate() {
-                let k = k_start + j;
-                let rows = run.rows[k];
-                let part: Vec<DMatrix<T>> = d_sequence
-                    .iter()
-                    .map(|d| d.rows(offset, rows).into_owned())
-                    .collect();
-                offset += rows;
-                let grad = direction.backward(&run.runs[k], &part, &d_finals[k])?;
-                d_inputs = Some(match d_inputs {
-                    None => grad.inputs.clone(),
-                    Some(acc) => acc.iter().zip(&grad.inputs).map(|(a, b)| a + b).collect(),
-                });
-                grads[k] = Some(grad);
-            }
-            d_sequence = d_inputs.unwrap_or_default();
+            let grad = layer.backward(layer_run, &d_sequence, &d_finals[k_start..k_end])?;
+            d_sequence = grad.inputs;
+            grads.push(grad.directions);
             k_end = k_start;
         }
         Ok(StackGrad {
-            directions: grads.into_iter().flatten().collect(),
+            directions: grads.into_iter().rev().flatten().collect(),
             inputs: d_sequence,
         })
     }

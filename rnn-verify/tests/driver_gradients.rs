@@ -9,6 +9,7 @@ use nalgebra::DMatrix;
 use rnn_core::cells::{Elman, ElmanDims, ElmanInput, Gru, GruDims, GruInput, Lstm, LstmDims, LstmInput};
 use rnn_core::dense::Dense;
 use rnn_core::drivers::{self, Decoder, EncoderDecoder, Feed, TruncatedBptt};
+use rnn_core::layers::{Direction, Layer};
 use rnn_core::optim::{Optimizer, Sgd};
 use rnn_core::{Cell, Error, ParamSet, Scalar, SplitMix64, Tensors, seq};
 use rnn_verify::{FlatReader, Objective, check_objective_dual, check_objective_fd};
@@ -650,4 +651,140 @@ fn truncated_windows_after_updates_have_exact_gradients() {
         optimizer.step(&mut cell, &grads.params).unwrap();
     }
     assert!(checked >= 3, "only {checked} windows with re-run steps");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Different cells per layer: an LSTM layer under a bidirectional GRU layer,
+/// `L = Σ_t ⟨G_t, output_t⟩ + Σ_k ⟨R_k, final_k⟩` (all four final states).
+struct Mixed {
+    lstm: Layer<f64, Lstm<f64>>,
+    gru: Layer<f64, Gru<f64>>,
+    xs: Vec<DMatrix<f64>>,
+    lstm_initial: rnn_core::cells::LstmState<f64>,
+    gru_initial: [rnn_core::cells::GruState<f64>; 2],
+    g: Vec<DMatrix<f64>>,
+    r_lstm: rnn_core::cells::LstmState<f64>,
+    r_gru: [rnn_core::cells::GruState<f64>; 2],
+}
+
+impl Objective for Mixed {
+    fn variables(&self) -> Vec<f64> {
+        let mut flat = Flat::default();
+        flat.params(&self.lstm.directions[0].cell)
+            .params(&self.gru.directions[0].cell)
+            .params(&self.gru.directions[1].cell)
+            .tensors(&self.lstm_initial)
+            .tensors(&self.gru_initial[0])
+            .tensors(&self.gru_initial[1]);
+        self.xs.iter().for_each(|x| {
+            flat.matrix(x);
+        });
+        flat.0
+    }
+    fn gradient(&self) -> Result<Vec<f64>, Error> {
+        let first = self
+            .lstm
+            .forward(&self.xs, std::slice::from_ref(&self.lstm_initial))?;
+        let second = self.gru.forward(&first.outputs, &self.gru_initial)?;
+        let g2 = self.gru.backward(&second, &self.g, &self.r_gru)?;
+        let g1 = self
+            .lstm
+            .backward(&first, &g2.inputs, std::slice::from_ref(&self.r_lstm))?;
+        let mut flat = Flat::default();
+        flat.params(&g1.directions[0].params)
+            .params(&g2.directions[0].params)
+            .params(&g2.directions[1].params)
+            .tensors(&g1.directions[0].initial_state)
+            .tensors(&g2.directions[0].initial_state)
+            .tensors(&g2.directions[1].initial_state);
+        g1.inputs.iter().for_each(|x| {
+            flat.matrix(x);
+        });
+        Ok(flat.0)
+    }
+    fn value<S: Scalar>(&self, x: &[S]) -> Result<S, Error> {
+        let mut reader = FlatReader::new(x);
+        let layer = |directions: &[Direction<f64, Gru<f64>>]| -> Result<Layer<S, Gru<S>>, Error> {
+            Ok(Layer {
+                directions: directions
+                    .iter()
+                    .map(|d| Direction::new(d.cell.retype(S::of_f64), d.reverse))
+                    .collect(),
+            })
+        };
+        let mut lstm = Layer {
+            directions: vec![Direction::new(
+                self.lstm.directions[0].cell.retype(S::of_f64),
+                false,
+            )],
+        };
+        let mut gru = layer(&self.gru.directions)?;
+        reader.params(&mut lstm.directions[0].cell)?;
+        reader.params(&mut gru.directions[0].cell)?;
+        reader.params(&mut gru.directions[1].cell)?;
+        let mut lstm_initial: rnn_core::cells::LstmState<S> = lift_tensors(&self.lstm_initial);
+        reader.tensors(&mut lstm_initial)?;
+        let mut gru_initial: Vec<rnn_core::cells::GruState<S>> =
+            self.gru_initial.iter().map(lift_tensors).collect();
+        for s in &mut gru_initial {
+            reader.tensors(s)?;
+        }
+        let mut xs: Vec<DMatrix<S>> = self.xs.iter().map(lift).collect();
+        for m in &mut xs {
+            reader.matrix(m)?;
+        }
+        let first = lstm.forward(&xs, std::slice::from_ref(&lstm_initial))?;
+        let second = gru.forward(&first.outputs, &gru_initial)?;
+        let mut total = dot_tensors(&first.finals[0], &lift_tensors(&self.r_lstm));
+        for (f, r) in second.finals.iter().zip(&self.r_gru) {
+            total += dot_tensors(f, &lift_tensors(r));
+        }
+        for (y, g) in second.outputs.iter().zip(&self.g) {
+            total += dot(y, &lift(g));
+        }
+        Ok(total)
+    }
+}
+
+#[test]
+fn layers_of_different_cells_compose_with_exact_gradients() {
+    let mut rng = SplitMix64::new(12);
+    let (i, h1, h2, b, steps) = (2, 3, 2, 2, 5);
+    let lstm = Layer {
+        directions: vec![Direction::new(
+            seeded(Lstm::new(LstmDims { H: h1, I: i }).unwrap(), &mut rng),
+            false,
+        )],
+    };
+    let gru = Layer {
+        directions: vec![
+            Direction::new(
+                seeded(Gru::new(GruDims { H: h2, I: h1 }).unwrap(), &mut rng),
+                false,
+            ),
+            Direction::new(
+                seeded(Gru::new(GruDims { H: h2, I: h1 }).unwrap(), &mut rng),
+                true,
+            ),
+        ],
+    };
+    let lstm_state = |rng: &mut SplitMix64| rnn_core::cells::LstmState {
+        h: random(rng, h1, b),
+        c: random(rng, h1, b),
+    };
+    let gru_state = |rng: &mut SplitMix64| rnn_core::cells::GruState {
+        h: random(rng, h2, b),
+    };
+    let objective = Mixed {
+        lstm,
+        gru,
+        xs: (0..steps).map(|_| random(&mut rng, i, b)).collect(),
+        lstm_initial: lstm_state(&mut rng),
+        gru_initial: [gru_state(&mut rng), gru_state(&mut rng)],
+        g: (0..steps).map(|_| random(&mut rng, 2 * h2, b)).collect(),
+        r_lstm: lstm_state(&mut rng),
+        r_gru: [gru_state(&mut rng), gru_state(&mut rng)],
+    };
+    assert_checks("LSTM layer under a bidirectional GRU layer", &objective);
 }
