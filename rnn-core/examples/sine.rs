@@ -10,13 +10,15 @@
 //! seeded, so every run prints the same numbers. A plot of validation predictions against the
 //! truth is written to `sine.svg`.
 
+mod common;
+
+use common::{Progress, write_plot};
 use nalgebra::DMatrix;
 use rnn_core::cells::{Elman, ElmanDims, ElmanInput};
 use rnn_core::dense::Dense;
 use rnn_core::optim::{Adam, Optimizer};
 use rnn_core::{Cell, Error, seq};
 use rnn_verify::plot::{Plot, Series};
-use std::io::{IsTerminal, Write};
 
 const WINDOW: usize = 4;
 const HIDDEN: usize = 50;
@@ -64,8 +66,8 @@ fn main() -> Result<(), Error> {
         validation.targets.ncols()
     );
     let mut last_train_loss = f64::NAN;
-    // A progress bar on a terminal; plain lines in logs.
-    let show_progress = std::io::stderr().is_terminal();
+    // A progress bar on a terminal; the per-epoch lines go to standard output.
+    let progress = Progress::new("training", EPOCHS);
     for epoch in 1..=EPOCHS {
         let trajectory = seq::unroll(&cell, &cell.zero_state(n), &train.inputs)?;
         let h = &trajectory.last_state().h;
@@ -81,20 +83,10 @@ fn main() -> Result<(), Error> {
         readout_opt.step(&mut readout, &readout_grad)?;
         let (_, validation_loss) = evaluate(&cell, &readout, &validation)?;
         last_train_loss = train_loss;
-        let done = epoch * 30 / EPOCHS;
-        if show_progress {
-            eprint!(
-                "\r[{}{}] epoch {epoch}/{EPOCHS}",
-                "=".repeat(done),
-                " ".repeat(30 - done)
-            );
-            let _ = std::io::stderr().flush();
-        }
+        progress.update(epoch, "");
         println!("epoch {epoch:>3}  train loss {train_loss:.6e}  validation loss {validation_loss:.6e}");
     }
-    if show_progress {
-        eprintln!();
-    }
+    progress.finish();
     let (prediction, validation_loss) = evaluate(&cell, &readout, &validation)?;
     let start = (boundary + WINDOW) as f64;
     let plot = Plot {
@@ -126,10 +118,7 @@ fn main() -> Result<(), Error> {
             },
         ],
     };
-    std::fs::write("sine.svg", plot.to_svg()).map_err(|e| Error::Io {
-        path: "sine.svg".into(),
-        reason: e.to_string(),
-    })?;
+    write_plot(&plot, "sine.svg")?;
     println!(
         "final: train loss {last_train_loss:.6e}, validation loss {validation_loss:.6e} (seed notebook: 0.005419); plot written: sine.svg"
     );

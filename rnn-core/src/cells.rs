@@ -250,3 +250,21 @@ recurrent! {
         }
     }
 }
+
+recurrent! {
+    /// The reservoir of an echo state network (Jaeger 2001; Lukoševičius 2012, "A practical
+    /// guide to applying echo state networks"): a leaky-integrator tanh unit
+    /// `x_t = (1 − a) x_{t-1} + a tanh(W x_{t-1} + W_in u_t + b)`, with leak rate `a`.
+    /// In an echo state network its weights are drawn once and never trained; see
+    /// [`crate::esn`].
+    pub cell Reservoir {
+        input u[I];
+        state x[N];
+        param w[N, N], w_in[N, I], b[N];
+        /// The leak rate `a` in (0, 1]: 1 is a plain tanh RNN, small values integrate slowly.
+        hyper leak = 1.0;
+        step {
+            x = (1 - leak) * x + leak * tanh(w * x + w_in * u + b);
+        }
+    }
+}

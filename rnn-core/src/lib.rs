@@ -100,6 +100,7 @@ pub mod clip;
 pub mod dense;
 pub mod drivers;
 mod error;
+pub mod esn;
 pub mod init;
 pub mod layers;
 pub mod loss;

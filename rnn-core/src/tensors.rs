@@ -78,6 +78,21 @@ pub trait ParamSet<T: Scalar>: Clone {
     }
 }
 
+/// Two parameter sets as one, first then second: clip the gradients of a cell and its readout
+/// by one global norm (`clip_global_norm(&mut (cell_grad, readout_grad), τ)`), or step both
+/// with one optimizer.
+impl<T: Scalar, A: ParamSet<T>, B: ParamSet<T>> ParamSet<T> for (A, B) {
+    fn visit(&self, mut f: impl FnMut(&'static str, &[usize], &[T])) {
+        self.0.visit(&mut f);
+        self.1.visit(&mut f);
+    }
+
+    fn visit_mut(&mut self, mut f: impl FnMut(&'static str, &[usize], &mut [T])) {
+        self.0.visit_mut(&mut f);
+        self.1.visit_mut(&mut f);
+    }
+}
+
 /// Checks that `tensors` has the given rows and one common batch size, returning the batch.
 /// `expected_batch` (if any) must match too. `what` names the collection in errors.
 pub fn check_tensors<T: Scalar, X: Tensors<T>>(

@@ -126,3 +126,17 @@ fn orthogonal_initialisation_has_the_chosen_radius() {
     assert!(x.iter().all(|v| v.abs() <= bound) && x.abs().max() > 0.8 * bound);
     assert_eq!(x, xavier_uniform(&mut SplitMix64::new(1), 20, 30));
 }
+
+#[test]
+fn a_pair_of_parameter_sets_is_clipped_by_one_global_norm() {
+    use rnn_core::ParamSet;
+    use rnn_core::clip::{clip_global_norm, global_norm};
+    let mut pair = (Flat(vec![3.0, 0.0]), Flat(vec![0.0, 4.0, 0.0]));
+    assert_eq!(pair.param_count(), 5);
+    assert_eq!(pair.to_flat(), vec![3.0, 0.0, 0.0, 4.0, 0.0]);
+    assert_eq!(global_norm(&pair), 5.0);
+    // Clipped together: both halves scaled by the same 1/5, not each to norm 1.
+    assert_eq!(clip_global_norm(&mut pair, 1.0).unwrap(), 5.0);
+    assert_eq!(pair.0.0, vec![3.0 * (1.0 / 5.0), 0.0]);
+    assert_eq!(pair.1.0, vec![0.0, 4.0 * (1.0 / 5.0), 0.0]);
+}

@@ -574,6 +574,7 @@ fn run(cx: &mut Context) -> Result<Vec<PathBuf>, Error> {
     cell_checks(cx, |h, i| Mgu::new(MguDims { H: h, I: i }), Yes)?;
     cell_checks(cx, |h, i| IndRnn::new(IndRnnDims { H: h, I: i }), No)?;
     cell_checks(cx, |h, i| HardLstm::new(HardLstmDims { H: h, I: i }), No)?;
+    cell_checks(cx, |h, i| Reservoir::new(ReservoirDims { N: h, I: i }), Yes)?;
     tanh_checks(cx)?;
     other_checks(cx)?;
     eprintln!();

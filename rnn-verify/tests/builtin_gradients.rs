@@ -104,6 +104,11 @@ proptest! {
     }
 
     #[test]
+    fn reservoir_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Reservoir::new(ReservoirDims { N: h, I: i }).unwrap(), 3, 12))) {
+        assert_gradients(&p)?;
+    }
+
+    #[test]
     fn mgu_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(Mgu::new(MguDims { H: h, I: i }).unwrap(), 3, 12))) {
         assert_gradients(&p)?;
     }
