@@ -23,7 +23,8 @@
 
 use benches::{SHAPES, Shape, forward_flops};
 use criterion::{
-    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+    measurement::WallTime,
 };
 use nalgebra::DMatrix;
 use num_dual::Dual64;
@@ -59,10 +60,14 @@ fn random<T: Scalar>(rng: &mut SplitMix64, rows: usize, cols: usize) -> DMatrix<
 /// Sizes the measurement so the largest shapes finish in reasonable time.
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, shape: Shape) {
     if shape.batch > 1 {
+        // Flat sampling: ten samples of equal iteration counts (linear sampling would need
+        // 55 iterations of a multi-second S4 case).
+        group.sampling_mode(SamplingMode::Flat);
         group.sample_size(10);
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(8));
     } else {
+        group.sampling_mode(SamplingMode::Auto);
         group.sample_size(30);
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(3));
