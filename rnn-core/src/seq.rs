@@ -149,7 +149,7 @@ fn columns<T: Scalar>(m: &DMatrix<T>, start: usize, count: usize) -> DMatrix<T> 
     DMatrix::from_column_slice(rows, count, &m.as_slice()[start * rows..(start + count) * rows])
 }
 
-fn check_sequence<T: Scalar, C: Cell<T>>(
+pub(crate) fn check_sequence<T: Scalar, C: Cell<T>>(
     cell: &C,
     initial: &C::State,
     inputs: &[C::Input],

@@ -77,14 +77,18 @@ pub struct DecoderGrad<T: Scalar, C: Cell<T>> {
 impl<T: Scalar, C: Cell<T>> Decoder<T, C> {
     fn check(&self) -> Result<(), Error> {
         self.cell.check_params()?;
+        if C::Input::NAMES.len() != 1 {
+            return Err(Error::Length {
+                what: format!("inputs of {} (a decoder feeds one input)", C::NAME),
+                expected: 1,
+                found: C::Input::NAMES.len(),
+            });
+        }
         let h = self.cell.state_rows(C::OUTPUT);
         let expected = (self.cell.input_rows(0), h);
-        if C::Input::NAMES.len() != 1 || self.readout.w.shape() != expected {
+        if self.readout.w.shape() != expected {
             return Err(Error::Shape {
-                what: format!(
-                    "decoder readout W (input size × output size of {}, which must have one input)",
-                    C::NAME
-                ),
+                what: format!("decoder readout W (input size × output size of {})", C::NAME),
                 expected,
                 found: self.readout.w.shape(),
             });

@@ -93,26 +93,7 @@ pub fn unroll_lengths<T: Scalar, C: Cell<T>>(
     inputs: &[C::Input],
     lengths: &[usize],
 ) -> Result<PackedTrajectory<T, C>, Error> {
-    if inputs.is_empty() {
-        return Err(Error::EmptySequence {
-            what: format!("the input sequence of {}", C::NAME),
-        });
-    }
-    cell.check_params()?;
-    let batch = crate::check_tensors(
-        &format!("initial state of {}", C::NAME),
-        initial,
-        |k| cell.state_rows(k),
-        None,
-    )?;
-    for (t, x) in inputs.iter().enumerate() {
-        crate::check_tensors(
-            &format!("input at step {} of {}", t + 1, C::NAME),
-            x,
-            |k| cell.input_rows(k),
-            Some(batch),
-        )?;
-    }
+    let batch = crate::seq::check_sequence(cell, initial, inputs)?;
     if lengths.len() != batch {
         return Err(Error::Length {
             what: format!("sequence lengths (one per batch column) of {}", C::NAME),
