@@ -86,7 +86,12 @@
 //!   derived backward step, and the state-independent projection the drivers hoist out of the
 //!   time loop).
 //!
-//! The drivers in [`seq`] unroll any cell over a sequence and backpropagate through time.
+//! The drivers in [`seq`] unroll any cell over a sequence and backpropagate through time;
+//! [`drivers`] builds the architectures on them (many-to-one, one-to-many, teacher forcing and
+//! free running, encoder–decoder, variable-length batches, truncated BPTT while training),
+//! [`layers`] the bidirectional and stacked networks. For training: [`dense`] (readout),
+//! [`loss`], [`clip`], [`optim`], [`init`], [`checkpoint`]; [`esn`] fits echo state networks;
+//! [`weights`] reads and writes PyTorch-named safetensors files.
 
 #![forbid(unsafe_code)]
 

@@ -87,7 +87,10 @@ pub struct Trajectory<T: Scalar, C: Cell<T>> {
     /// `states[0]` is the initial state, `states[t]` the state after step `t`.
     pub states: Vec<C::State>,
     caches: Vec<C::Cache>,
-    wide_input: C::Input,
+    /// Every step's input side by side (`rows × T·B`), or, when `shared`, the one input read by
+    /// every step (`rows × B`).
+    input: C::Input,
+    shared: bool,
     batch: usize,
 }
 
@@ -199,11 +202,11 @@ pub fn run<T: Scalar, C: Cell<T>>(
 ) -> Result<Vec<C::State>, Error> {
     let batch = check_sequence(cell, initial, inputs)?;
     let projection = cell.project(&wide_input(cell, inputs))?;
-    let mut states = Vec::with_capacity(inputs.len());
-    let mut state = initial.clone();
+    let mut states: Vec<C::State> = Vec::with_capacity(inputs.len());
     for t in 0..inputs.len() {
-        state = cell.step(&step_projection::<T, C>(&projection, t, batch), &state)?;
-        states.push(state.clone());
+        let previous = states.last().unwrap_or(initial);
+        let next = cell.step(&step_projection::<T, C>(&projection, t, batch), previous)?;
+        states.push(next);
     }
     Ok(states)
 }
@@ -250,7 +253,40 @@ pub fn unroll_with<T: Scalar, C: Cell<T>>(
     Ok(Trajectory {
         states,
         caches,
-        wide_input,
+        input: wide_input,
+        shared: false,
+        batch,
+    })
+}
+
+/// Runs `steps` steps that all read the same `input`: its projection is computed once and
+/// read by every step (one-to-many, `crate::drivers::one_to_many`).
+pub(crate) fn unroll_shared<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    initial: &C::State,
+    input: &C::Input,
+    steps: usize,
+) -> Result<Trajectory<T, C>, Error> {
+    if steps == 0 {
+        return Err(Error::EmptySequence {
+            what: format!("the steps fed a shared input of {}", C::NAME),
+        });
+    }
+    let batch = check_sequence(cell, initial, std::slice::from_ref(input))?;
+    let projection = cell.project(input)?;
+    let mut states = Vec::with_capacity(steps + 1);
+    let mut caches = Vec::with_capacity(steps);
+    states.push(initial.clone());
+    for t in 0..steps {
+        let (next, cache) = cell.step_cached(&projection, &states[t])?;
+        states.push(next);
+        caches.push(cache);
+    }
+    Ok(Trajectory {
+        states,
+        caches,
+        input: input.clone(),
+        shared: true,
         batch,
     })
 }
@@ -307,6 +343,56 @@ fn backprop<T: Scalar, C: Cell<T>>(
     chunk: Option<usize>,
     options: Options,
 ) -> Result<SequenceGrad<T, C>, Error> {
+    let InputGrad {
+        params,
+        input: wide_d_input,
+        initial_state,
+    } = backprop_inputs(cell, trajectory, d_states, chunk, options)?;
+    let batch = trajectory.batch;
+    let inputs = (0..trajectory.len())
+        .map(|t| {
+            C::Input::from_fn(|k| {
+                wide_d_input
+                    .get(k)
+                    .map_or_else(|| DMatrix::zeros(0, batch), |m| columns(m, t * batch, batch))
+            })
+        })
+        .collect();
+    Ok(SequenceGrad {
+        params,
+        inputs,
+        initial_state,
+    })
+}
+
+/// Gradients with respect to the parameters, the trajectory's input as it is stored (wide or
+/// shared) and the initial state.
+pub(crate) struct InputGrad<T: Scalar, C: Cell<T>> {
+    pub(crate) params: C::Grad,
+    pub(crate) input: C::Input,
+    pub(crate) initial_state: C::State,
+}
+
+/// The backward of [`unroll_shared`]: parameter gradients, the adjoint of the shared input
+/// (the per-step projection adjoints summed, then one `project_backward`) and of the initial
+/// state.
+pub(crate) fn bptt_shared<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    trajectory: &Trajectory<T, C>,
+    d_states: &[C::State],
+) -> Result<InputGrad<T, C>, Error> {
+    backprop_inputs(cell, trajectory, d_states, None, Options::default())
+}
+
+/// BPTT proper: parameter gradients, the adjoint of the trajectory's input (wide, or shared)
+/// and of the initial state.
+fn backprop_inputs<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    trajectory: &Trajectory<T, C>,
+    d_states: &[C::State],
+    chunk: Option<usize>,
+    options: Options,
+) -> Result<InputGrad<T, C>, Error> {
     let steps = trajectory.len();
     if d_states.len() != steps {
         return Err(Error::Length {
@@ -325,8 +411,13 @@ fn backprop<T: Scalar, C: Cell<T>>(
         )?;
     }
     let mut grad = cell.zero_grad();
-    let mut wide_d_projection =
-        C::Projection::from_fn(|k| DMatrix::zeros(cell.projection_rows(k), steps * batch));
+    // One column block per step, or one block summed over the steps of a shared input.
+    let (width, columns_per_step) = if trajectory.shared {
+        (batch, 0)
+    } else {
+        (steps * batch, batch)
+    };
+    let mut d_projection_total = C::Projection::from_fn(|k| DMatrix::zeros(cell.projection_rows(k), width));
     let mut carry = cell.zero_state(batch);
     for t in (0..steps).rev() {
         // δ_t = ḡ_t + (carried adjoint), accumulated in place into the owned carry.
@@ -353,8 +444,13 @@ fn backprop<T: Scalar, C: Cell<T>>(
             })?;
         }
         for k in 0..C::Projection::NAMES.len() {
-            if let (Some(wide), Some(d)) = (wide_d_projection.get_mut(k), d_projection.get(k)) {
-                wide.columns_mut(t * batch, batch).copy_from(d);
+            if let (Some(total), Some(d)) = (d_projection_total.get_mut(k), d_projection.get(k)) {
+                let mut block = total.columns_mut(columns_per_step * t, batch);
+                if trajectory.shared {
+                    block += d;
+                } else {
+                    block.copy_from(d);
+                }
             }
         }
         // Step t + 1 (1-based) opens a chunk: nothing flows back past it.
@@ -363,25 +459,16 @@ fn backprop<T: Scalar, C: Cell<T>>(
             _ => d_prev,
         };
     }
-    let wide_d_input = cell.project_backward(&trajectory.wide_input, &wide_d_projection, &mut grad)?;
+    let d_input = cell.project_backward(&trajectory.input, &d_projection_total, &mut grad)?;
     if options.check_finite {
         check_params_finite(&grad, |name| {
             format!("gradient of param `{name}` after the input projection")
         })?;
-        check_tensors_finite(&wide_d_input, |name| format!("gradient of input `{name}`"))?;
+        check_tensors_finite(&d_input, |name| format!("gradient of input `{name}`"))?;
     }
-    let inputs = (0..steps)
-        .map(|t| {
-            C::Input::from_fn(|k| {
-                wide_d_input
-                    .get(k)
-                    .map_or_else(|| DMatrix::zeros(0, batch), |m| columns(m, t * batch, batch))
-            })
-        })
-        .collect();
-    Ok(SequenceGrad {
+    Ok(InputGrad {
         params: grad,
-        inputs,
+        input: d_input,
         initial_state: carry,
     })
 }

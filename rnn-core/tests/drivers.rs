@@ -474,3 +474,50 @@ fn misuse_is_a_typed_error_naming_both_sides() {
         "{ragged:?}"
     );
 }
+
+#[test]
+fn one_to_many_is_an_unroll_of_the_repeated_context() {
+    let mut rng = SplitMix64::new(11);
+    let (h, i, b, steps) = (4, 3, 2, 6);
+    let cell = Gru::<f64>::init(GruDims { H: h, I: i }, 11).unwrap();
+    let context = GruInput {
+        x: random(&mut rng, i, b),
+    };
+    let initial = rnn_core::cells::GruState {
+        h: random(&mut rng, h, b),
+    };
+    let d_states: Vec<rnn_core::cells::GruState<f64>> = (0..steps)
+        .map(|_| rnn_core::cells::GruState {
+            h: random(&mut rng, h, b),
+        })
+        .collect();
+    let shared = drivers::one_to_many(&cell, &initial, &context, steps).unwrap();
+    let repeated = seq::unroll(&cell, &initial, &vec![context.clone(); steps]).unwrap();
+    // The one projection of the context is the projection of each copy: same states, bit for bit.
+    for t in 0..=steps {
+        assert_eq!(shared.states()[t].h, repeated.states[t].h, "state {t}");
+    }
+    // Backward sums the projection adjoints before one project_backward: the same gradient up
+    // to the order of the sums.
+    let g = drivers::one_to_many_backward(&cell, &shared, &d_states).unwrap();
+    let r = seq::bptt(&cell, &repeated, &d_states).unwrap();
+    let mut d_context = DMatrix::zeros(i, b);
+    for x in &r.inputs {
+        d_context += &x.x;
+    }
+    let close = |a: &[f64], b: &[f64], what: &str| {
+        for (k, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-13 * x.abs().max(y.abs()).max(1.0),
+                "{what}[{k}]: shared {x:e}, repeated {y:e}"
+            );
+        }
+    };
+    close(&g.params.to_flat(), &r.params.to_flat(), "params");
+    close(g.context.x.as_slice(), d_context.as_slice(), "context");
+    assert_eq!(g.initial_state.h, r.initial_state.h);
+    assert!(matches!(
+        drivers::one_to_many(&cell, &initial, &context, 0),
+        Err(Error::EmptySequence { .. })
+    ));
+}

@@ -225,13 +225,18 @@ impl<T: Scalar, C: Cell<T>> Decoder<T, C> {
         // ∂L/∂y_t through the input of step t + 1, when that step read y_t.
         let mut d_fed_back: Option<DMatrix<T>> = None;
         for t in (0..steps).rev() {
-            let mut d_y = d_outputs[t].clone();
-            if let Some(d) = d_fed_back.take() {
-                d_y += d;
-            }
+            // ∂L/∂y_t: the loss's own, plus what flowed back through step t + 1's input.
+            let summed;
+            let d_y = match d_fed_back.take() {
+                Some(d) => {
+                    summed = d + &d_outputs[t];
+                    &summed
+                }
+                None => &d_outputs[t],
+            };
             let (g, d_h) = self
                 .readout
-                .backward(output_of::<T, C>(&run.states[t + 1])?, &d_y)?;
+                .backward(output_of::<T, C>(&run.states[t + 1])?, d_y)?;
             readout_grad.w += g.w;
             readout_grad.b += g.b;
             if let Some(m) = carry.get_mut(C::OUTPUT) {

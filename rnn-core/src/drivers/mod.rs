@@ -43,7 +43,7 @@ pub mod decoder;
 pub mod packed;
 pub mod truncated;
 
-pub use context::{ContextGrad, one_to_many, one_to_many_backward};
+pub use context::{ContextGrad, ContextTrajectory, one_to_many, one_to_many_backward};
 pub use decoder::{
     Decoder, DecoderGrad, DecoderRun, EncoderDecoder, EncoderDecoderGrad, EncoderDecoderRun, Feed,
 };
