@@ -26,8 +26,11 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
     type Input: Tensors<T>;
     /// The state-independent part of a step.
     type Projection: Tensors<T>;
-    /// What [`Cell::step_backward`] needs from the forward step.
+    /// What [`Cell::step_backward`] needs from the forward step, besides the old and the new
+    /// state.
     type Cache: Clone + std::fmt::Debug;
+    /// Scratch buffers of the in-place steps, see [`Cell::workspace`].
+    type Workspace: Clone + std::fmt::Debug;
     /// Gradients, laid out as the parameters.
     type Grad: ParamSet<T> + std::fmt::Debug;
 
@@ -72,26 +75,140 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
         d_projection: &Self::Projection,
         grad: &mut Self::Grad,
     ) -> Result<Self::Input, Error>;
-    /// One step, for inference (no cache).
-    fn step(&self, projection: &Self::Projection, state: &Self::State) -> Result<Self::State, Error>;
+
+    /// Scratch space for steps of `batch` sequences, allocated once and reused by every step
+    /// ([`Cell::step_into`], [`Cell::step_backward_into`]): the time loop allocates nothing.
+    /// Backward steps store the operands of their weight products in it, up to `steps` steps
+    /// (at least one), and [`Cell::flush_grad`] turns them into one matrix product per weight.
+    fn workspace(&self, batch: usize, steps: usize) -> Self::Workspace;
+    /// A cache for one step of `batch` sequences, to be filled by [`Cell::step_into`].
+    fn new_cache(&self, batch: usize) -> Self::Cache;
+    /// One step in place: reads columns `column .. column + B` of `projection` (the drivers
+    /// project all steps at once) and the old `state`, writes the new state into `next` and,
+    /// when given, what the backward step needs into `cache`. Allocates nothing.
+    fn step_into(
+        &self,
+        projection: &Self::Projection,
+        column: usize,
+        state: &Self::State,
+        next: &mut Self::State,
+        cache: Option<&mut Self::Cache>,
+        workspace: &mut Self::Workspace,
+    ) -> Result<(), Error>;
+    /// The backward of [`Cell::step_into`], in place: from `d_next = ∂L/∂(new state)` writes
+    /// `∂L/∂(old state)` into `d_prev`, *adds* `∂L/∂(projection)` into columns
+    /// `saved.column .. + B` of `d_projection`, and adds parameter gradients into `grad`. The
+    /// gradients of weight products are deferred into the workspace: call
+    /// [`Cell::flush_grad`] once after the last backward step (a full workspace flushes
+    /// itself). Allocates nothing.
+    fn step_backward_into(
+        &self,
+        saved: Saved<'_, Self::State, Self::Cache>,
+        d_next: &Self::State,
+        d_prev: &mut Self::State,
+        d_projection: &mut Self::Projection,
+        grad: &mut Self::Grad,
+        workspace: &mut Self::Workspace,
+    ) -> Result<(), Error>;
+    /// Adds the weight gradients deferred in `workspace` into `grad` (one matrix product per
+    /// weight) and empties the workspace.
+    fn flush_grad(&self, workspace: &mut Self::Workspace, grad: &mut Self::Grad) -> Result<(), Error>;
+
+    /// One step, for inference (no cache). Allocates its result and scratch; drivers use
+    /// [`Cell::step_into`].
+    fn step(&self, projection: &Self::Projection, state: &Self::State) -> Result<Self::State, Error> {
+        let batch = state_batch(self, projection, state)?;
+        let mut next = self.zero_state(batch);
+        let mut workspace = self.workspace(batch, 1);
+        self.step_into(projection, 0, state, &mut next, None, &mut workspace)?;
+        Ok(next)
+    }
     /// One step, keeping what the backward step needs.
     fn step_cached(
         &self,
         projection: &Self::Projection,
         state: &Self::State,
-    ) -> Result<(Self::State, Self::Cache), Error>;
-    /// The backward of one step: given `∂L/∂(new state)`, adds parameter gradients into `grad`
-    /// and returns `(∂L/∂(old state), ∂L/∂(projection))`.
+    ) -> Result<(Self::State, Self::Cache), Error> {
+        let batch = state_batch(self, projection, state)?;
+        let mut next = self.zero_state(batch);
+        let mut cache = self.new_cache(batch);
+        let mut workspace = self.workspace(batch, 1);
+        self.step_into(projection, 0, state, &mut next, Some(&mut cache), &mut workspace)?;
+        Ok((next, cache))
+    }
+    /// The backward of one step: given the step's old state, its result and its cache
+    /// (`saved.column` is ignored: the projection adjoint returned has the step's `B`
+    /// columns) and `∂L/∂(new state)`, adds parameter gradients into `grad` and returns
+    /// `(∂L/∂(old state), ∂L/∂(projection))`.
     fn step_backward(
         &self,
-        cache: &Self::Cache,
+        saved: Saved<'_, Self::State, Self::Cache>,
         d_next: &Self::State,
         grad: &mut Self::Grad,
-    ) -> Result<(Self::State, Self::Projection), Error>;
+    ) -> Result<(Self::State, Self::Projection), Error> {
+        let batch = crate::tensors::check_tensors(
+            &format!("state of {}", Self::NAME),
+            saved.state,
+            |k| self.state_rows(k),
+            None,
+        )?;
+        let mut d_prev = self.zero_state(batch);
+        let mut d_projection =
+            Self::Projection::from_fn(|k| nalgebra::DMatrix::zeros(self.projection_rows(k), batch));
+        let mut workspace = self.workspace(batch, 1);
+        let saved = Saved { column: 0, ..saved };
+        self.step_backward_into(saved, d_next, &mut d_prev, &mut d_projection, grad, &mut workspace)?;
+        self.flush_grad(&mut workspace, grad)?;
+        Ok((d_prev, d_projection))
+    }
 
     /// One complete step: projection then recurrence.
     fn forward(&self, state: &Self::State, input: &Self::Input) -> Result<Self::State, Error> {
         let projection = self.project(input)?;
         self.step(&projection, state)
     }
+}
+
+/// What a backward step reads from its forward step: the state before it, the state after it
+/// (the cache does not repeat what the drivers keep anyway), its cache, and the first column
+/// of its projection.
+#[derive(Debug)]
+pub struct Saved<'a, S, K> {
+    /// The state the step started from.
+    pub state: &'a S,
+    /// The state it produced.
+    pub next: &'a S,
+    /// Its cache.
+    pub cache: &'a K,
+    /// Its columns in the projection (and in the projection's adjoint): `column .. column + B`.
+    pub column: usize,
+}
+
+impl<S, K> Clone for Saved<'_, S, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S, K> Copy for Saved<'_, S, K> {}
+
+/// The batch of a one-step call: the state's columns, which the projection must match.
+fn state_batch<T: Scalar, C: Cell<T> + ?Sized>(
+    cell: &C,
+    projection: &C::Projection,
+    state: &C::State,
+) -> Result<usize, Error> {
+    let batch = crate::tensors::check_tensors(
+        &format!("state of {}", C::NAME),
+        state,
+        |k| cell.state_rows(k),
+        None,
+    )?;
+    crate::tensors::check_tensors(
+        &format!("projection of {}", C::NAME),
+        projection,
+        |k| cell.projection_rows(k),
+        Some(batch),
+    )?;
+    Ok(batch)
 }

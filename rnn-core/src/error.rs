@@ -79,6 +79,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A workspace or cache was made for other dimensions or another batch size than the
+    /// step it is given to (make it with `Cell::workspace` / `Cell::new_cache` of the same
+    /// cell, for the same batch).
+    Mismatch {
+        /// What was given, e.g. "workspace of Lstm".
+        what: String,
+        /// What the step needs (dimensions and batch).
+        expected: String,
+        /// What it was made for.
+        found: String,
+    },
     /// A setting or count lies outside the range it must be in.
     OutOfRange {
         /// What was checked, e.g. "teacher probability".
@@ -136,6 +147,9 @@ impl fmt::Display for Error {
                 write!(f, "tensor `{key}` holds {found}, the cell takes {expected}")
             }
             Error::Format { reason } => write!(f, "malformed weight file: {reason}"),
+            Error::Mismatch { what, expected, found } => {
+                write!(f, "the {what} was made for {found}, but this step needs {expected}")
+            }
             Error::OutOfRange { what, range, found } => {
                 write!(f, "{what} is {found}, outside its range {range}")
             }

@@ -124,7 +124,7 @@ pub use activation::{
     Activation, HardSigmoid, HardTanh, Softsign, exp, identity, relu, round_half_even, sigmoid, softplus,
     tanh,
 };
-pub use cell::Cell;
+pub use cell::{Cell, Saved};
 pub use error::Error;
 pub use rng::SplitMix64;
 pub use rnn_macros::recurrent;

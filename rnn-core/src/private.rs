@@ -1,11 +1,11 @@
 //! Runtime kernels called by the code `recurrent!` generates. Not a stable API: the macro and
 //! this module change together.
 
-use nalgebra::{DMatrix, DMatrixView, DVector};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 
 pub use crate::activation::{exp, identity, relu, sigmoid, softplus, tanh};
 pub use crate::tensors::check_tensors;
-pub use crate::{Activation, Cell, Error, ParamSet, Scalar, Tensors};
+pub use crate::{Activation, Cell, Error, ParamSet, Saved, Scalar, Tensors};
 pub use nalgebra;
 
 /// A column-major block of numbers: the batched and unbatched vectors the kernels combine.
@@ -42,11 +42,43 @@ impl<T: Scalar> Columns<T> for DVector<T> {
     }
 }
 
-/// A borrowed [`Columns`], so concatenation can take a slice of mixed operands.
+/// A borrowed block of columns: a step's slice of a wide matrix, or a concatenation operand.
+#[derive(Clone, Copy)]
 pub struct View<'a, T> {
     rows: usize,
     cols: usize,
     data: &'a [T],
+}
+
+impl<T: Scalar> Columns<T> for View<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn data(&self) -> &[T] {
+        self.data
+    }
+}
+
+/// A mutable block of columns of a wide matrix (a step's slice of the projection adjoint).
+pub struct ViewMut<'a, T> {
+    rows: usize,
+    cols: usize,
+    data: &'a mut [T],
+}
+
+impl<T: Scalar> Columns<T> for ViewMut<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn data(&self) -> &[T] {
+        self.data
+    }
 }
 
 /// Borrows any [`Columns`] as a [`View`].
@@ -58,8 +90,33 @@ pub fn view<T: Scalar, C: Columns<T>>(c: &C) -> View<'_, T> {
     }
 }
 
+/// Columns `start .. start + count` of `m`. The caller has checked the range.
+pub fn columns<T: Scalar>(m: &DMatrix<T>, start: usize, count: usize) -> View<'_, T> {
+    let rows = m.nrows();
+    View {
+        rows,
+        cols: count,
+        data: &m.as_slice()[start * rows..(start + count) * rows],
+    }
+}
+
+/// Columns `start .. start + count` of `m`, mutably. The caller has checked the range.
+pub fn columns_mut<T: Scalar>(m: &mut DMatrix<T>, start: usize, count: usize) -> ViewMut<'_, T> {
+    let rows = m.nrows();
+    ViewMut {
+        rows,
+        cols: count,
+        data: &mut m.as_mut_slice()[start * rows..(start + count) * rows],
+    }
+}
+
 fn as_view<T: Scalar>(c: &impl Columns<T>) -> DMatrixView<'_, T> {
     DMatrixView::from_slice(c.data(), c.rows(), c.cols())
+}
+
+fn as_view_mut<T: Scalar>(t: &mut impl Target<T>) -> DMatrixViewMut<'_, T> {
+    let (rows, cols) = (t.rows(), t.cols());
+    DMatrixViewMut::from_slice(t.data_mut(), rows, cols)
 }
 
 /// A DSL literal as `T`.
@@ -72,161 +129,272 @@ pub fn zeros<T: Scalar>(rows: usize, cols: usize) -> DMatrix<T> {
     DMatrix::zeros(rows, cols)
 }
 
-/// `W x` for a batch of columns `x`.
-pub fn matvec<T: Scalar>(w: &DMatrix<T>, x: &impl Columns<T>) -> DMatrix<T> {
-    w * as_view(x)
-}
-
-/// `Wᵀ dy`.
-pub fn matvec_t<T: Scalar>(w: &DMatrix<T>, dy: &impl Columns<T>) -> DMatrix<T> {
-    w.tr_mul(&as_view(dy))
-}
-
-/// `dy xᵀ` (summed over the batch columns).
-pub fn outer<T: Scalar>(dy: &impl Columns<T>, x: &impl Columns<T>) -> DMatrix<T> {
-    as_view(dy) * as_view(x).transpose()
-}
-
-/// Element-wise `f(a, b)`; an operand with one column is broadcast across the other's columns.
-fn zip<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>, f: impl Fn(T, T) -> T) -> DMatrix<T> {
-    let rows = a.rows();
-    let cols = a.cols().max(b.cols());
-    let (ad, bd) = (a.data(), b.data());
-    let (a_step, b_step) = (usize::from(a.cols() > 1) * rows, usize::from(b.cols() > 1) * rows);
-    let mut out = Vec::with_capacity(rows * cols);
-    for j in 0..cols {
-        let ac = &ad[j * a_step..j * a_step + rows];
-        let bc = &bd[j * b_step..j * b_step + rows];
-        out.extend(ac.iter().zip(bc).map(|(&x, &y)| f(x, y)));
-    }
-    DMatrix::from_vec(rows, cols, out)
-}
-
-/// `a + b`.
-pub fn add<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>) -> DMatrix<T> {
-    zip(a, b, |x, y| x + y)
-}
-
-/// `a - b`.
-pub fn sub<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>) -> DMatrix<T> {
-    zip(a, b, |x, y| x - y)
-}
-
-/// `a ⊙ b`.
-pub fn mul<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>) -> DMatrix<T> {
-    zip(a, b, |x, y| x * y)
-}
-
-/// `f` applied to every entry.
-pub fn map<T: Scalar>(a: &impl Columns<T>, f: impl Fn(T) -> T) -> DMatrix<T> {
-    DMatrix::from_iterator(a.rows(), a.cols(), a.data().iter().map(|&x| f(x)))
-}
-
-/// `f(dy, z)` entry by entry (the backward of an activation).
-pub fn map2<T: Scalar>(dy: &impl Columns<T>, z: &impl Columns<T>, f: impl Fn(T, T) -> T) -> DMatrix<T> {
-    zip(dy, z, f)
-}
-
-/// `v + s` entry by entry.
-pub fn add_scalar<T: Scalar>(v: &impl Columns<T>, s: T) -> DMatrix<T> {
-    map(v, |x| x + s)
-}
-
-/// `s - v` entry by entry.
-pub fn scalar_sub<T: Scalar>(s: T, v: &impl Columns<T>) -> DMatrix<T> {
-    map(v, |x| s - x)
-}
-
-/// `s v`.
-pub fn scale<T: Scalar>(s: T, v: &impl Columns<T>) -> DMatrix<T> {
-    map(v, |x| s * x)
-}
-
-/// `-v`.
-pub fn neg<T: Scalar>(v: &impl Columns<T>) -> DMatrix<T> {
-    map(v, |x| -x)
-}
-
-/// `[a; b; ...]`: rows stacked; one-column parts are broadcast to the batch.
-pub fn concat<T: Scalar>(parts: &[View<'_, T>]) -> DMatrix<T> {
-    let rows: usize = parts.iter().map(|p| p.rows).sum();
-    let cols = parts.iter().map(|p| p.cols).max().unwrap_or(1);
-    let mut out = Vec::with_capacity(rows * cols);
-    for j in 0..cols {
-        for p in parts {
-            let c = if p.cols > 1 { j } else { 0 };
-            out.extend_from_slice(&p.data[c * p.rows..(c + 1) * p.rows]);
-        }
-    }
-    DMatrix::from_vec(rows, cols, out)
-}
-
-/// Rows `offset .. offset + count` of `v`.
-pub fn rows<T: Scalar>(v: &impl Columns<T>, offset: usize, count: usize) -> DMatrix<T> {
-    as_view(v).rows(offset, count).into_owned()
-}
-
-/// Block `index` of `parts` equal row blocks of `v`.
-pub fn block<T: Scalar>(v: &impl Columns<T>, index: usize, parts: usize) -> DMatrix<T> {
-    let size = v.rows() / parts;
-    rows(v, index * size, size)
-}
-
-/// `target[block index of parts] += d`.
-pub fn block_acc<T: Scalar>(target: &mut DMatrix<T>, index: usize, parts: usize, d: &impl Columns<T>) {
-    let size = target.nrows() / parts;
-    let mut rows = target.rows_mut(index * size, size);
-    rows += as_view(d);
-}
-
-/// `target += d`, for matrices and vectors alike (same number of entries).
-pub fn acc<T: Scalar>(target: &mut impl AccTarget<T>, d: &impl Columns<T>) {
-    for (t, &x) in target.data_mut().iter_mut().zip(d.data()) {
-        *t += x;
-    }
-}
-
-/// Storage a gradient is accumulated into.
-pub trait AccTarget<T> {
+/// Storage a kernel writes into: workspace buffers, states, gradients, projection adjoints.
+pub trait Target<T>: Columns<T> {
     /// Column-major storage.
     fn data_mut(&mut self) -> &mut [T];
 }
 
-impl<T: Scalar> AccTarget<T> for DMatrix<T> {
+impl<T: Scalar> Target<T> for DMatrix<T> {
     fn data_mut(&mut self) -> &mut [T] {
         self.as_mut_slice()
     }
 }
 
-impl<T: Scalar> AccTarget<T> for DVector<T> {
+impl<T: Scalar> Target<T> for DVector<T> {
     fn data_mut(&mut self) -> &mut [T] {
         self.as_mut_slice()
     }
 }
 
-/// Σ over all entries.
-pub fn sum_all<T: Scalar>(v: &impl Columns<T>) -> T {
-    v.data().iter().fold(T::zero(), |acc, &x| acc + x)
+impl<T: Scalar> Target<T> for ViewMut<'_, T> {
+    fn data_mut(&mut self) -> &mut [T] {
+        self.data
+    }
 }
 
-/// Σ over columns: the adjoint of broadcasting a one-column vector across the batch.
-pub fn sum_cols<T: Scalar>(v: &impl Columns<T>) -> DMatrix<T> {
-    let rows = v.rows();
-    let mut out = DMatrix::zeros(rows, 1);
-    for column in v.data().chunks(rows.max(1)) {
-        for (o, &x) in out.as_mut_slice().iter_mut().zip(column) {
-            *o += x;
+// Every kernel below writes its result into `out`, which the generated code sized once (no
+// allocation per step). `ACC = false` overwrites `out`, `ACC = true` adds to it. Operands with
+// one column are broadcast across the batch; when `out` has one column and the operands have
+// many, the columns are summed into it (the adjoint of a broadcast).
+
+/// The column of a (possibly broadcast) operand read for batch column `j`.
+fn column_of<T>(data: &[T], cols: usize, rows: usize, j: usize) -> &[T] {
+    let c = if cols > 1 { j } else { 0 };
+    &data[c * rows..(c + 1) * rows]
+}
+
+/// Runs `f(out column, accumulate, j)` for every batch column `j` of the operation; the flag
+/// says whether that column adds (always after the first column of a reduction).
+fn for_columns<T, const ACC: bool>(
+    out: &mut impl Target<T>,
+    cols: usize,
+    mut f: impl FnMut(&mut [T], bool, usize),
+) {
+    let rows = out.rows();
+    let reduce = out.cols() == 1;
+    let data = out.data_mut();
+    for j in 0..cols {
+        let c = if reduce { 0 } else { j };
+        f(&mut data[c * rows..(c + 1) * rows], ACC || (reduce && j > 0), j);
+    }
+}
+
+/// `out ← f(a)` entry by entry.
+#[inline]
+pub fn map_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, a: &impl Columns<T>, f: impl Fn(T) -> T) {
+    let (rows, a_cols, a_data) = (a.rows(), a.cols(), a.data());
+    let cols = a_cols.max(out.cols());
+    for_columns::<T, ACC>(out, cols, |o, add, j| {
+        let x = column_of(a_data, a_cols, rows, j);
+        if add {
+            o.iter_mut().zip(x).for_each(|(o, &x)| *o += f(x));
+        } else {
+            o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+        }
+    });
+}
+
+/// `out ← f(a, b)` entry by entry.
+#[inline]
+pub fn zip_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    a: &impl Columns<T>,
+    b: &impl Columns<T>,
+    f: impl Fn(T, T) -> T,
+) {
+    let rows = a.rows();
+    let (a_cols, a_data, b_cols, b_data) = (a.cols(), a.data(), b.cols(), b.data());
+    let cols = a_cols.max(b_cols).max(out.cols());
+    for_columns::<T, ACC>(out, cols, |o, add, j| {
+        let x = column_of(a_data, a_cols, rows, j);
+        let y = column_of(b_data, b_cols, rows, j);
+        let pairs = o.iter_mut().zip(x.iter().zip(y));
+        if add {
+            pairs.for_each(|(o, (&x, &y))| *o += f(x, y));
+        } else {
+            pairs.for_each(|(o, (&x, &y))| *o = f(x, y));
+        }
+    });
+}
+
+/// Σ f(a) over every entry (the adjoint of broadcasting a scalar).
+pub fn sum_map<T: Scalar>(a: &impl Columns<T>, f: impl Fn(T) -> T) -> T {
+    a.data().iter().fold(T::zero(), |acc, &x| acc + f(x))
+}
+
+/// Σ f(a, b) over every entry of the batch (operands may be broadcast).
+pub fn sum_zip<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>, f: impl Fn(T, T) -> T) -> T {
+    let rows = a.rows();
+    let cols = a.cols().max(b.cols());
+    let mut total = T::zero();
+    for j in 0..cols {
+        let x = column_of(a.data(), a.cols(), rows, j);
+        let y = column_of(b.data(), b.cols(), rows, j);
+        total = x.iter().zip(y).fold(total, |acc, (&x, &y)| acc + f(x, y));
+    }
+    total
+}
+
+/// `out ← W x` for a batch of columns `x` (one matrix product).
+pub fn matvec_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, w: &DMatrix<T>, x: &impl Columns<T>) {
+    let beta = if ACC { T::one() } else { T::zero() };
+    as_view_mut(out).gemm(T::one(), w, &as_view(x), beta);
+}
+
+/// `out ← Wᵀ dy` (`W x` has the batching of `x`, so `out` and `dy` have as many columns).
+pub fn matvec_t_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, w: &DMatrix<T>, dy: &impl Columns<T>) {
+    let beta = if ACC { T::one() } else { T::zero() };
+    as_view_mut(out).gemm_tr(T::one(), w, &as_view(dy), beta);
+}
+
+/// `out += dy xᵀ`, summed over the columns (the weight gradient of `W x`).
+pub fn outer_to<T: Scalar>(out: &mut impl Target<T>, dy: &impl Columns<T>, x: &impl Columns<T>) {
+    as_view_mut(out).gemm(T::one(), &as_view(dy), &as_view(x).transpose(), T::one());
+}
+
+/// Stores one step's `dy` and `x` of a weight product in slot `slot` of the deferred buffers
+/// (`dy` as columns of `dys`, `x` as rows of `xs_t`), so that [`flush_outer`] turns all the
+/// steps' outer products into one matrix product.
+pub fn defer_outer<T: Scalar>(
+    dys: &mut DMatrix<T>,
+    xs_t: &mut DMatrix<T>,
+    slot: usize,
+    dy: &impl Columns<T>,
+    x: &impl Columns<T>,
+) {
+    let batch = dy.cols();
+    let first = slot * batch;
+    let rows = dy.rows();
+    dys.as_mut_slice()[first * rows..(first + batch) * rows].copy_from_slice(dy.data());
+    let x_rows = x.rows();
+    for (j, column) in x.data().chunks(x_rows).enumerate() {
+        for (i, &v) in column.iter().enumerate() {
+            xs_t[(first + j, i)] = v;
         }
     }
-    out
 }
 
-/// Σ a ⊙ b.
-pub fn dot<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>) -> T {
-    a.data()
-        .iter()
-        .zip(b.data())
-        .fold(T::zero(), |acc, (&x, &y)| acc + x * y)
+/// `out += dys[.., ..columns] · xs_t[..columns, ..]`: the deferred outer products of
+/// [`defer_outer`], as one matrix product.
+pub fn flush_outer<T: Scalar>(out: &mut impl Target<T>, dys: &DMatrix<T>, xs_t: &DMatrix<T>, columns: usize) {
+    if columns > 0 {
+        as_view_mut(out).gemm(T::one(), &dys.columns(0, columns), &xs_t.rows(0, columns), T::one());
+    }
+}
+
+/// `out ← [a; b; ...]`: rows stacked; one-column parts are broadcast to the batch.
+pub fn concat_to<T: Scalar>(out: &mut impl Target<T>, parts: &[View<'_, T>]) {
+    let cols = out.cols();
+    let data = out.data_mut();
+    let mut at = 0;
+    for j in 0..cols {
+        for p in parts {
+            let x = column_of(p.data, p.cols, p.rows, j);
+            data[at..at + p.rows].copy_from_slice(x);
+            at += p.rows;
+        }
+    }
+}
+
+/// `out ← rows offset .. offset + out.rows() of source` (a block of a split, or the adjoint
+/// of one part of a concatenation).
+pub fn rows_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, source: &impl Columns<T>, offset: usize) {
+    let (rows, src_rows, src_cols, src) = (out.rows(), source.rows(), source.cols(), source.data());
+    let cols = src_cols.max(out.cols());
+    for_columns::<T, ACC>(out, cols, |o, add, j| {
+        let x = &column_of(src, src_cols, src_rows, j)[offset..offset + rows];
+        if add {
+            o.iter_mut().zip(x).for_each(|(o, &x)| *o += x);
+        } else {
+            o.copy_from_slice(x);
+        }
+    });
+}
+
+/// `out ← block index of source` (rows cut into blocks of `out`'s height: a `split`).
+pub fn split_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, source: &impl Columns<T>, index: usize) {
+    let offset = index * out.rows();
+    rows_to::<T, ACC>(out, source, offset);
+}
+
+/// `out[block index of parts] ← d` (the adjoint of a split); without `ACC`, the other blocks
+/// are zeroed.
+pub fn block_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, d: &impl Columns<T>, index: usize, parts: usize) {
+    let rows = out.rows();
+    let size = rows / parts;
+    let (d_cols, d_data) = (d.cols(), d.data());
+    if !ACC {
+        out.data_mut().iter_mut().for_each(|o| *o = T::zero());
+    }
+    let cols = d_cols.max(out.cols());
+    for_columns::<T, true>(out, cols, |o, _, j| {
+        let x = column_of(d_data, d_cols, size, j);
+        o[index * size..(index + 1) * size]
+            .iter_mut()
+            .zip(x)
+            .for_each(|(o, &x)| *o += x);
+    });
+}
+
+/// Sets every entry to zero.
+pub fn fill_zero<T: Scalar>(out: &mut impl Target<T>) {
+    out.data_mut().iter_mut().for_each(|o| *o = T::zero());
+}
+
+/// `Some(shape)` when a workspace or cache buffer does not have the shape the step needs.
+pub fn wrong_shape<T: Scalar>(m: &DMatrix<T>, rows: usize, cols: usize) -> Option<(usize, usize)> {
+    (m.shape() != (rows, cols)).then(|| m.shape())
+}
+
+/// Checks that a workspace or cache was made for these dimensions and this batch.
+pub fn check_made_for<D: PartialEq + std::fmt::Debug>(
+    what: &'static str,
+    cell: &'static str,
+    made_for: (D, usize),
+    needed: (D, usize),
+) -> Result<(), Error> {
+    if made_for == needed {
+        Ok(())
+    } else {
+        let describe = |(dims, batch): &(D, usize)| format!("{dims:?} and batch {batch}");
+        Err(Error::Mismatch {
+            what: format!("{what} of {cell}"),
+            expected: describe(&needed),
+            found: describe(&made_for),
+        })
+    }
+}
+
+/// Checks the projection a step reads: every matrix has its rows and the same width, and
+/// columns `column .. column + batch` exist.
+pub fn check_projection_columns<T: Scalar, P: Tensors<T>>(
+    what: &'static str,
+    projection: &P,
+    rows: impl Fn(usize) -> usize,
+    column: usize,
+    batch: usize,
+) -> Result<(), Error> {
+    let mut width = None;
+    for (k, name) in P::NAMES.iter().enumerate() {
+        let Some(m) = projection.get(k) else { continue };
+        let cols = *width.get_or_insert(m.ncols());
+        if m.shape() != (rows(k), cols) {
+            return Err(Error::Shape {
+                what: format!("{what} `{name}`"),
+                expected: (rows(k), cols),
+                found: m.shape(),
+            });
+        }
+        if column + batch > cols {
+            return Err(Error::Length {
+                what: format!("columns of {what} `{name}` (a step of batch {batch} at column {column})"),
+                expected: column + batch,
+                found: cols,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// dy (1 − y²), with y = tanh(x).

@@ -28,7 +28,7 @@
 //! | `Gru` | 2208 |
 //! | `Lstm` | 2800 |
 
-use crate::{Cell, Error, ParamSet, Scalar, Tensors};
+use crate::{Cell, Error, ParamSet, Saved, Scalar, Tensors};
 use nalgebra::DMatrix;
 
 /// Options of the drivers.
@@ -120,6 +120,18 @@ impl<T: Scalar, C: Cell<T>> Trajectory<T, C> {
         t.checked_sub(1).and_then(|k| self.caches.get(k))
     }
 
+    /// What the backward step of step `t` (in `1..=T`) reads: the states before and after it,
+    /// its cache and its columns in the trajectory's projection.
+    pub fn saved(&self, t: usize) -> Option<Saved<'_, C::State, C::Cache>> {
+        let k = t.checked_sub(1)?;
+        Some(Saved {
+            state: self.states.get(k)?,
+            next: self.states.get(t)?,
+            cache: self.caches.get(k)?,
+            column: if self.shared { 0 } else { k * self.batch },
+        })
+    }
+
     /// The final state.
     pub fn last_state(&self) -> &C::State {
         // `unroll` always stores the initial state, so the vector is never empty.
@@ -187,11 +199,19 @@ fn wide_input<T: Scalar, C: Cell<T>>(cell: &C, inputs: &[C::Input]) -> C::Input 
     })
 }
 
-fn step_projection<T: Scalar, C: Cell<T>>(wide: &C::Projection, t: usize, batch: usize) -> C::Projection {
-    C::Projection::from_fn(|k| {
-        wide.get(k)
-            .map_or_else(|| DMatrix::zeros(0, batch), |m| columns(m, t * batch, batch))
-    })
+/// The states (the initial one, then one per step) and caches of a trajectory, allocated
+/// before the time loop so that the loop allocates nothing.
+fn trajectory_storage<T: Scalar, C: Cell<T>>(
+    cell: &C,
+    initial: &C::State,
+    steps: usize,
+    batch: usize,
+) -> (Vec<C::State>, Vec<C::Cache>) {
+    let mut states = Vec::with_capacity(steps + 1);
+    states.push(initial.clone());
+    states.extend((0..steps).map(|_| cell.zero_state(batch)));
+    let caches = (0..steps).map(|_| cell.new_cache(batch)).collect();
+    (states, caches)
 }
 
 /// Runs the cell over a sequence for inference and returns the state after every step.
@@ -202,11 +222,12 @@ pub fn run<T: Scalar, C: Cell<T>>(
 ) -> Result<Vec<C::State>, Error> {
     let batch = check_sequence(cell, initial, inputs)?;
     let projection = cell.project(&wide_input(cell, inputs))?;
-    let mut states: Vec<C::State> = Vec::with_capacity(inputs.len());
+    let mut states: Vec<C::State> = (0..inputs.len()).map(|_| cell.zero_state(batch)).collect();
+    let mut workspace = cell.workspace(batch, 0);
     for t in 0..inputs.len() {
-        let previous = states.last().unwrap_or(initial);
-        let next = cell.step(&step_projection::<T, C>(&projection, t, batch), previous)?;
-        states.push(next);
+        let (done, rest) = states.split_at_mut(t);
+        let previous = done.last().unwrap_or(initial);
+        cell.step_into(&projection, t * batch, previous, &mut rest[0], None, &mut workspace)?;
     }
     Ok(states)
 }
@@ -239,16 +260,15 @@ pub fn unroll_with<T: Scalar, C: Cell<T>>(
     }
     let wide_input = wide_input(cell, inputs);
     let projection = cell.project(&wide_input)?;
-    let mut states = Vec::with_capacity(inputs.len() + 1);
-    let mut caches = Vec::with_capacity(inputs.len());
-    states.push(initial.clone());
+    let (mut states, mut caches) = trajectory_storage(cell, initial, inputs.len(), batch);
+    let mut workspace = cell.workspace(batch, 0);
     for t in 0..inputs.len() {
-        let (next, cache) = cell.step_cached(&step_projection::<T, C>(&projection, t, batch), &states[t])?;
+        let (done, rest) = states.split_at_mut(t + 1);
+        let next = &mut rest[0];
+        cell.step_into(&projection, t * batch, &done[t], next, Some(&mut caches[t]), &mut workspace)?;
         if options.check_finite {
-            check_tensors_finite(&next, |name| format!("state `{name}` after step {}", t + 1))?;
+            check_tensors_finite(next, |name| format!("state `{name}` after step {}", t + 1))?;
         }
-        states.push(next);
-        caches.push(cache);
     }
     Ok(Trajectory {
         states,
@@ -274,13 +294,11 @@ pub(crate) fn unroll_shared<T: Scalar, C: Cell<T>>(
     }
     let batch = check_sequence(cell, initial, std::slice::from_ref(input))?;
     let projection = cell.project(input)?;
-    let mut states = Vec::with_capacity(steps + 1);
-    let mut caches = Vec::with_capacity(steps);
-    states.push(initial.clone());
+    let (mut states, mut caches) = trajectory_storage(cell, initial, steps, batch);
+    let mut workspace = cell.workspace(batch, 0);
     for t in 0..steps {
-        let (next, cache) = cell.step_cached(&projection, &states[t])?;
-        states.push(next);
-        caches.push(cache);
+        let (done, rest) = states.split_at_mut(t + 1);
+        cell.step_into(&projection, 0, &done[t], &mut rest[0], Some(&mut caches[t]), &mut workspace)?;
     }
     Ok(Trajectory {
         states,
@@ -365,6 +383,21 @@ fn backprop<T: Scalar, C: Cell<T>>(
     })
 }
 
+/// How many backward steps a workspace defers the weight products of: all of them, up to
+/// about 4096 columns (then the buffers are flushed into the gradient and reused).
+fn deferred_steps(steps: usize, batch: usize) -> usize {
+    const DEFERRED_COLUMNS: usize = 4096;
+    steps.min((DEFERRED_COLUMNS / batch.max(1)).max(1))
+}
+
+fn fill_zero<T: Scalar, X: Tensors<T>>(x: &mut X) {
+    for k in 0..X::NAMES.len() {
+        if let Some(m) = x.get_mut(k) {
+            m.fill(T::zero());
+        }
+    }
+}
+
 /// Gradients with respect to the parameters, the trajectory's input as it is stored (wide or
 /// shared) and the initial state.
 pub(crate) struct InputGrad<T: Scalar, C: Cell<T>> {
@@ -419,6 +452,8 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
     };
     let mut d_projection_total = C::Projection::from_fn(|k| DMatrix::zeros(cell.projection_rows(k), width));
     let mut carry = cell.zero_state(batch);
+    let mut d_prev = cell.zero_state(batch);
+    let mut workspace = cell.workspace(batch, deferred_steps(steps, batch));
     for t in (0..steps).rev() {
         // δ_t = ḡ_t + (carried adjoint), accumulated in place into the owned carry.
         for k in 0..C::State::NAMES.len() {
@@ -431,8 +466,23 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
                 format!("state adjoint `{name}` given for step {}", t + 1)
             })?;
         }
-        let (d_prev, d_projection) = cell.step_backward(&trajectory.caches[t], &carry, &mut grad)?;
+        let saved = Saved {
+            state: &trajectory.states[t],
+            next: &trajectory.states[t + 1],
+            cache: &trajectory.caches[t],
+            column: columns_per_step * t,
+        };
+        cell.step_backward_into(
+            saved,
+            &carry,
+            &mut d_prev,
+            &mut d_projection_total,
+            &mut grad,
+            &mut workspace,
+        )?;
         if options.check_finite {
+            // The step's weight products are deferred; form them now so the check sees them.
+            cell.flush_grad(&mut workspace, &mut grad)?;
             check_params_finite(&grad, |name| {
                 format!(
                     "gradient of param `{name}` after the backward step of step {}",
@@ -443,22 +493,13 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
                 format!("adjoint of state `{name}` before step {}", t + 1)
             })?;
         }
-        for k in 0..C::Projection::NAMES.len() {
-            if let (Some(total), Some(d)) = (d_projection_total.get_mut(k), d_projection.get(k)) {
-                let mut block = total.columns_mut(columns_per_step * t, batch);
-                if trajectory.shared {
-                    block += d;
-                } else {
-                    block.copy_from(d);
-                }
-            }
-        }
         // Step t + 1 (1-based) opens a chunk: nothing flows back past it.
-        carry = match chunk {
-            Some(k) if t > 0 && t % k == 0 => cell.zero_state(batch),
-            _ => d_prev,
-        };
+        std::mem::swap(&mut carry, &mut d_prev);
+        if matches!(chunk, Some(k) if t > 0 && t % k == 0) {
+            fill_zero(&mut carry);
+        }
     }
+    cell.flush_grad(&mut workspace, &mut grad)?;
     let d_input = cell.project_backward(&trajectory.input, &d_projection_total, &mut grad)?;
     if options.check_finite {
         check_params_finite(&grad, |name| {

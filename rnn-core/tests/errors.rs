@@ -2,7 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 use rnn_core::cells::{Elman, ElmanDims, ElmanInput, ElmanState, Leaky, LeakyDims};
-use rnn_core::{Cell, Error, ParamSet, loss, seq};
+use rnn_core::{Cell, Error, ParamSet, Saved, Tensors, loss, seq};
 
 fn cell() -> Elman<f64> {
     Elman::init(ElmanDims { H: 3, I: 2 }, 5).unwrap()
@@ -140,20 +140,27 @@ fn kernels_check_their_arguments() {
         .unwrap();
     let err = cell.step(&projection, &cell.zero_state(3)).unwrap_err();
     assert_shape(err, "projection of Elman", (3, 3), (3, 2));
-    let (_, cache) = cell.step_cached(&projection, &cell.zero_state(2)).unwrap();
+    let state = cell.zero_state(2);
+    let (next, cache) = cell.step_cached(&projection, &state).unwrap();
+    let saved = Saved {
+        state: &state,
+        next: &next,
+        cache: &cache,
+        column: 0,
+    };
     let mut grad = cell.zero_grad();
     let err = cell
-        .step_backward(&cache, &cell.zero_state(1), &mut grad)
+        .step_backward(saved, &cell.zero_state(1), &mut grad)
         .unwrap_err();
     assert_shape(err, "state adjoint of Elman", (3, 2), (3, 1));
     let other = Elman::<f64>::new(ElmanDims { H: 4, I: 2 }).unwrap();
     let mut wrong_grad = other.zero_grad();
     let err = cell
-        .step_backward(&cache, &cell.zero_state(2), &mut wrong_grad)
+        .step_backward(saved, &cell.zero_state(2), &mut wrong_grad)
         .unwrap_err();
     assert_shape(err, "gradient of w_hh", (3, 3), (4, 4));
     let err = other
-        .step_backward(&cache, &other.zero_state(2), &mut other.zero_grad())
+        .step_backward(saved, &other.zero_state(2), &mut other.zero_grad())
         .unwrap_err();
     assert!(
         matches!(err, Error::Shape { .. }),
@@ -366,4 +373,66 @@ fn stack_checks_its_adjoints() {
         .backward(&run, &d, &[cell().zero_state(1), cell().zero_state(1)])
         .unwrap_err();
     assert_shape(err, "output adjoint at step 1", (6, 1), (3, 1));
+}
+
+#[test]
+fn in_place_steps_reject_workspaces_caches_and_columns_made_for_something_else() {
+    let cell = Elman::<f64>::init(ElmanDims { H: 3, I: 2 }, 1).unwrap();
+    let projection = cell
+        .project(&ElmanInput {
+            x: DMatrix::zeros(2, 4),
+        })
+        .unwrap();
+    let state = cell.zero_state(2);
+    let mut next = cell.zero_state(2);
+    let mismatch = |err: Error, what: &str, expected: &str, found: &str| match &err {
+        Error::Mismatch {
+            what: w,
+            expected: e,
+            found: f,
+        } => {
+            assert!(w.contains(what), "`{w}` should name {what}");
+            assert!(e.contains(expected) && f.contains(found), "{err}");
+            assert!(err.to_string().contains(expected) && err.to_string().contains(found));
+        }
+        other => panic!("expected a mismatch of {what}, got {other:?}"),
+    };
+
+    let mut wide_workspace = cell.workspace(3, 1);
+    let err = cell
+        .step_into(&projection, 0, &state, &mut next, None, &mut wide_workspace)
+        .unwrap_err();
+    mismatch(err, "workspace of Elman", "batch 2", "batch 3");
+
+    let other = Elman::<f64>::init(ElmanDims { H: 3, I: 5 }, 1).unwrap();
+    let mut other_workspace = other.workspace(2, 1);
+    let err = cell
+        .step_into(&projection, 0, &state, &mut next, None, &mut other_workspace)
+        .unwrap_err();
+    mismatch(err, "workspace of Elman", "I: 2", "I: 5");
+
+    let mut workspace = cell.workspace(2, 1);
+    let mut small_cache = cell.new_cache(1);
+    let err = cell
+        .step_into(&projection, 0, &state, &mut next, Some(&mut small_cache), &mut workspace)
+        .unwrap_err();
+    mismatch(err, "cache of Elman", "batch 2", "batch 1");
+
+    // Columns 3..5 of a projection of 4 columns.
+    let err = cell
+        .step_into(&projection, 3, &state, &mut next, None, &mut workspace)
+        .unwrap_err();
+    match err {
+        Error::Length { what, expected, found } => {
+            assert!(what.contains("projection of Elman") && what.contains("column 3"), "{what}");
+            assert_eq!((expected, found), (5, 4));
+        }
+        other => panic!("expected a column range error, got {other:?}"),
+    }
+    // Columns 2..4 are fine, and give what the one-step call gives on those columns.
+    cell.step_into(&projection, 2, &state, &mut next, None, &mut workspace)
+        .unwrap();
+    let columns =
+        rnn_core::cells::ElmanProjection::from_fn(|k| projection.get(k).unwrap().columns(2, 2).into_owned());
+    assert_eq!(next, cell.step(&columns, &state).unwrap());
 }

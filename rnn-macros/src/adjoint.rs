@@ -12,7 +12,7 @@
 //! parameter-only values are recomputed instead of cached.
 
 use crate::ir::{CellIr, Dep, Kind, NodeId, Op};
-use crate::ops::{self, Contribution, Need, Val};
+use crate::ops::{self, Kernel, Need, Val};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,8 +38,13 @@ pub struct Plan {
     pub proj: Graph,
     /// Projection outputs; `Leaf::ProjIn(k)` of the step graph is `frontier[k]`.
     pub frontier: Vec<NodeId>,
-    /// Step-graph values kept for the backward step, in node order.
+    /// Step-graph values kept for the backward step, in node order: what the rules read,
+    /// except parameters and constants, the old state (the drivers keep it) and the new states
+    /// (read back from the new state, see `from_next`).
     pub cached: Vec<NodeId>,
+    /// Step-graph members that are the new value of a state (the first state assigned them),
+    /// computed straight into that state and read back from it by the backward step.
+    pub from_next: BTreeMap<NodeId, usize>,
     /// Step-graph parameter-only members recomputed by the backward step.
     pub step_recompute: Vec<NodeId>,
     /// Projection members recomputed by the projection's backward.
@@ -150,14 +155,23 @@ pub fn plan(ir: &CellIr) -> Plan {
         out.into_iter().collect::<Vec<_>>()
     };
     let step_needed = needed(&step);
+    let members: BTreeSet<NodeId> = step.members.iter().copied().collect();
+    let mut from_next = BTreeMap::new();
+    for (k, &n) in ir.assigns.iter().enumerate() {
+        let batched = matches!(nodes[n].kind, Kind::Vector { batched: true, .. });
+        if members.contains(&n) && batched {
+            from_next.entry(n).or_insert(k);
+        }
+    }
     let cached: Vec<NodeId> = step_needed
         .iter()
         .copied()
         .filter(|&n| {
             nodes[n].dep != Dep::Const
+                && !from_next.contains_key(&n)
                 && !matches!(
                     step.leaves.get(&n),
-                    Some(Leaf::Param(_) | Leaf::Hyper(_) | Leaf::Lit(_))
+                    Some(Leaf::Param(_) | Leaf::Hyper(_) | Leaf::Lit(_) | Leaf::StateIn(_))
                 )
         })
         .collect();
@@ -169,6 +183,7 @@ pub fn plan(ir: &CellIr) -> Plan {
         proj,
         frontier,
         cached,
+        from_next,
         step_recompute,
         proj_recompute,
     }
@@ -178,9 +193,6 @@ pub fn value_var(n: NodeId) -> proc_macro2::Ident {
     format_ident!("v{}", n)
 }
 
-fn adjoint_var(n: NodeId) -> proc_macro2::Ident {
-    format_ident!("d{}", n)
-}
 
 /// Where a leaf's value lives, in any generated method.
 pub fn leaf_place(
@@ -219,113 +231,90 @@ pub fn proj_field(k: usize) -> proc_macro2::Ident {
     format_ident!("p{}", k)
 }
 
-/// `let vN = ...;` for the given members, reading other values through `place`.
+pub fn adjoint_var(n: NodeId) -> proc_macro2::Ident {
+    format_ident!("d{}", n)
+}
+
+/// Where a node's adjoint is written.
+pub struct Target {
+    pub place: TokenStream,
+    /// Adds even the first contribution (gradients, projection adjoints: the caller owns
+    /// them and they may hold other steps' contributions); otherwise the first contribution
+    /// overwrites (workspace buffers, the old state's adjoint).
+    pub always_add: bool,
+}
+
+fn val(ir: &CellIr, n: NodeId, place: TokenStream) -> Val {
+    Val {
+        place,
+        kind: ir.nodes[n].kind.clone(),
+    }
+}
+
+/// Code computing the given members in order, each into `place(member)`, reading operands
+/// through `place` too.
 pub fn forward_code(ir: &CellIr, members: &[NodeId], place: &dyn Fn(NodeId) -> TokenStream) -> TokenStream {
     let mut code = TokenStream::new();
     for &m in members {
         let node = &ir.nodes[m];
-        let args: Vec<Val> = node
-            .op
-            .operands()
-            .into_iter()
-            .map(|o| Val {
-                place: place(o),
-                kind: ir.nodes[o].kind.clone(),
-            })
-            .collect();
-        let value = ops::forward(&node.op, &args, &ir.funcs);
-        let var = value_var(m);
-        code.extend(quote!(let #var = #value;));
+        let args: Vec<Val> = node.op.operands().into_iter().map(|o| val(ir, o, place(o))).collect();
+        let kernel = ops::forward(&node.op, &args, &ir.funcs);
+        code.extend(ops::emit(&kernel, &val(ir, m, place(m)), false));
     }
     code
 }
 
-/// The reverse sweep over `graph`: seeds the adjoints, applies the rules in reverse order and
-/// returns the code plus, for each active leaf reached, the variable holding its adjoint.
+/// The reverse sweep over `graph`. `seeds` are given adjoints of nodes (places to read),
+/// `value` says where forward values are, `target` where each node's adjoint goes, and
+/// `outer(node, dy, x)` may take over the weight gradient `dy xᵀ` of a product node (to
+/// defer it). Returns the code and the nodes whose adjoint it wrote.
 pub fn backward_code(
     ir: &CellIr,
     graph: &Graph,
     seeds: &[(NodeId, TokenStream)],
-    place: &dyn Fn(NodeId) -> TokenStream,
+    value: &dyn Fn(NodeId) -> TokenStream,
+    target: &dyn Fn(NodeId) -> Target,
+    outer: &dyn Fn(NodeId, &Val, &Val) -> Option<TokenStream>,
     dims: &TokenStream,
-) -> (TokenStream, BTreeMap<NodeId, proc_macro2::Ident>) {
-    let rt = quote!(::rnn_core::__private);
+) -> (TokenStream, BTreeSet<NodeId>) {
     let nodes = &ir.nodes;
     let mut code = TokenStream::new();
-    let mut initialised: BTreeSet<NodeId> = BTreeSet::new();
-    let mut contribute = |target: NodeId, contribution: Contribution, code: &mut TokenStream| {
-        let var = adjoint_var(target);
-        let kind = &nodes[target].kind;
-        let first = initialised.insert(target);
-        match contribution {
-            Contribution::Dense(value) => {
-                if first {
-                    code.extend(quote!(let mut #var = #value;));
-                } else if *kind == Kind::Scalar {
-                    code.extend(quote!(#var += #value;));
-                } else {
-                    code.extend(quote!(#rt::acc(&mut #var, &#value);));
-                }
-            }
-            Contribution::Block { index, parts, value } => {
-                if first {
-                    let rows = rows_of(kind, dims);
-                    code.extend(quote!(let mut #var = #rt::zeros(#rows, #value.ncols());));
-                }
-                code.extend(quote!(#rt::block_acc(&mut #var, #index, #parts, &#value);));
-            }
-        }
+    let mut written: BTreeSet<NodeId> = BTreeSet::new();
+    let contribute = |to: NodeId, kernel: &Kernel, code: &mut TokenStream, written: &mut BTreeSet<NodeId>| {
+        let t = target(to);
+        let first = written.insert(to);
+        code.extend(ops::emit(kernel, &val(ir, to, t.place), t.always_add || !first));
     };
     for (node, seed) in seeds {
-        let value = quote!(#seed.clone());
-        contribute(*node, Contribution::Dense(value), &mut code);
+        let seed = ops::identity(&val(ir, *node, seed.clone()));
+        contribute(*node, &seed, &mut code, &mut written);
     }
-    let mut reached: BTreeSet<NodeId> = BTreeSet::new();
     for &m in graph.members.iter().rev() {
         let node = &nodes[m];
-        if !node.active || !reached_or_seeded(m, &reached, seeds) {
+        if !node.active || !written.contains(&m) {
             continue;
         }
         let operands = node.op.operands();
-        let args: Vec<Val> = operands
-            .iter()
-            .map(|&o| Val {
-                place: place(o),
-                kind: nodes[o].kind.clone(),
-            })
-            .collect();
-        let dy = Val {
-            place: {
-                let var = adjoint_var(m);
-                quote!(#var)
-            },
-            kind: node.kind.clone(),
-        };
-        let out = Val {
-            place: place(m),
-            kind: node.kind.clone(),
-        };
+        let args: Vec<Val> = operands.iter().map(|&o| val(ir, o, value(o))).collect();
+        let dy = val(ir, m, target(m).place);
+        let out = val(ir, m, value(m));
         let row_counts: Vec<TokenStream> = operands.iter().map(|&o| rows_of(&nodes[o].kind, dims)).collect();
         for (k, &o) in operands.iter().enumerate() {
             if !nodes[o].active {
                 continue;
             }
-            let contribution = ops::vjp(&node.op, k, &dy, &args, Some(&out), &row_counts, &ir.funcs);
-            contribute(o, contribution, &mut code);
-            reached.insert(o);
+            let kernel = ops::vjp(&node.op, k, &dy, &args, Some(&out), &row_counts, &ir.funcs);
+            if let Kernel::Outer { dy, x } = &kernel
+                && let Some(deferred) = outer(m, dy, x)
+            {
+                code.extend(deferred);
+                written.insert(o);
+                continue;
+            }
+            contribute(o, &kernel, &mut code, &mut written);
         }
     }
-    let mut sinks = BTreeMap::new();
-    for (&leaf, _) in graph.leaves.iter() {
-        if nodes[leaf].active && (reached.contains(&leaf) || seeds.iter().any(|(n, _)| *n == leaf)) {
-            sinks.insert(leaf, adjoint_var(leaf));
-        }
-    }
-    (code, sinks)
-}
-
-fn reached_or_seeded(m: NodeId, reached: &BTreeSet<NodeId>, seeds: &[(NodeId, TokenStream)]) -> bool {
-    reached.contains(&m) || seeds.iter().any(|(n, _)| *n == m)
+    (code, written)
 }
 
 /// The runtime number of rows of a vector kind (1 for scalars).

@@ -1,10 +1,10 @@
 //! Stage 5: emitting the Rust items of each cell (see the `rnn_core` crate docs for what a user
 //! gets). Errors of any stage become `compile_error!`s plus [`crate::fallback`] stubs.
 
-use crate::adjoint::{self, Leaf, Plan, leaf_place, proj_field, rows_of, value_var};
+use crate::adjoint::{self, Leaf, Plan, adjoint_var, leaf_place, proj_field, rows_of, value_var};
 use crate::ast::{CellDef, Cells};
 use crate::ctxt::Ctxt;
-use crate::ir::{CellIr, Dep, Kind, NodeId};
+use crate::ir::{CellIr, Kind, NodeId, Op};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use std::collections::BTreeSet;
@@ -362,7 +362,31 @@ fn emit(ir: &CellIr) -> TokenStream {
         })
         .collect();
 
+    // ---- buffers ----
+    // Every value and adjoint has a place sized once: locals of the projection's methods
+    // (once per sequence), fields of the workspace, the cache or the states (per step).
+    let batched = |n: NodeId| matches!(ir.nodes[n].kind, Kind::Vector { batched: true, .. });
+    let buffer = |n: NodeId, batch: &TokenStream| -> TokenStream {
+        let kind = &ir.nodes[n].kind;
+        match kind {
+            Kind::Scalar | Kind::Error => quote!(#rt::lit::<T>(0.0)),
+            _ => {
+                let rows = rows_of(kind, &dims);
+                let cols = if batched(n) { quote!(#batch) } else { quote!(1usize) };
+                quote!(#rt::zeros(#rows, #cols))
+            }
+        }
+    };
+    let buffer_type = |n: NodeId| -> TokenStream {
+        match ir.nodes[n].kind {
+            Kind::Scalar | Kind::Error => quote!(T),
+            _ => quote!(#na::DMatrix<T>),
+        }
+    };
+    let batch_var = quote!(batch);
+
     // ---- cache ----
+    let cached_set: BTreeSet<NodeId> = plan.cached.iter().copied().collect();
     let cache_fields: Vec<_> = plan.cached.iter().map(|&n| value_var(n)).collect();
     let cache_rows: Vec<_> = plan
         .cached
@@ -370,45 +394,33 @@ fn emit(ir: &CellIr) -> TokenStream {
         .map(|&n| rows_of(&ir.nodes[n].kind, &dims))
         .collect();
     let cache_texts: Vec<String> = cache_fields.iter().map(|f| f.to_string()).collect();
+    let cache_inits: Vec<TokenStream> = plan.cached.iter().map(|&n| buffer(n, &batch_var)).collect();
 
-    // ---- places ----
-    let state_in = quote!(state);
-    let proj_in = quote!(proj);
-    let input_in = quote!(input);
-    let fwd_step_place = |n: NodeId| -> TokenStream {
-        match plan.step.leaves.get(&n) {
-            Some(&leaf) => leaf_place(ir, leaf, &state_in, &proj_in, &input_in),
-            None => {
-                let v = value_var(n);
-                quote!(#v)
-            }
-        }
-    };
-    let fwd_proj_place = |n: NodeId| -> TokenStream {
+    // ---- projection: locals ----
+    let proj_value = |n: NodeId| -> TokenStream {
         match plan.proj.leaves.get(&n) {
-            Some(&leaf) => leaf_place(ir, leaf, &state_in, &proj_in, &input_in),
+            Some(&leaf) => leaf_place(ir, leaf, &quote!(state), &quote!(proj), &quote!(input)),
             None => {
                 let v = value_var(n);
                 quote!(#v)
             }
         }
     };
-    let cached_set: BTreeSet<NodeId> = plan.cached.iter().copied().collect();
-    let back_step_place = |n: NodeId| -> TokenStream {
-        if cached_set.contains(&n) {
-            let v = value_var(n);
-            return quote!(cache.#v);
+    let locals = |nodes: &mut dyn Iterator<Item = (NodeId, proc_macro2::Ident)>| -> TokenStream {
+        let mut code = TokenStream::new();
+        for (n, var) in nodes {
+            let init = buffer(n, &batch_var);
+            code.extend(quote!(let mut #var = #init;));
         }
-        fwd_step_place(n)
+        code
     };
-
-    // ---- projection ----
-    let proj_forward = adjoint::forward_code(ir, &plan.proj.members, &fwd_proj_place);
+    let proj_locals = locals(&mut plan.proj.members.iter().map(|&n| (n, value_var(n))));
+    let proj_forward = adjoint::forward_code(ir, &plan.proj.members, &proj_value);
     let proj_outputs: Vec<TokenStream> = plan
         .frontier
         .iter()
         .map(|&n| {
-            let place = fwd_proj_place(n);
+            let place = proj_value(n);
             if plan.proj.leaves.contains_key(&n) {
                 quote!(#place.clone())
             } else {
@@ -416,7 +428,8 @@ fn emit(ir: &CellIr) -> TokenStream {
             }
         })
         .collect();
-    let proj_recompute = adjoint::forward_code(ir, &plan.proj_recompute, &fwd_proj_place);
+    let proj_recompute_locals = locals(&mut plan.proj_recompute.iter().map(|&n| (n, value_var(n))));
+    let proj_recompute = adjoint::forward_code(ir, &plan.proj_recompute, &proj_value);
     let proj_seeds: Vec<(NodeId, TokenStream)> = plan
         .frontier
         .iter()
@@ -426,61 +439,127 @@ fn emit(ir: &CellIr) -> TokenStream {
             (n, quote!(d_proj.#f))
         })
         .collect();
-    let (proj_sweep, proj_sinks) =
-        adjoint::backward_code(ir, &plan.proj, &proj_seeds, &fwd_proj_place, &dims);
-    let mut proj_param_sinks = TokenStream::new();
-    let mut d_inputs: Vec<TokenStream> = ir
+    let proj_target = |n: NodeId| -> adjoint::Target {
+        match plan.proj.leaves.get(&n) {
+            Some(&Leaf::Param(k)) => {
+                let name = &ir.params[k].name;
+                adjoint::Target {
+                    place: quote!(grad.#name),
+                    always_add: true,
+                }
+            }
+            _ => {
+                let var = adjoint_var(n);
+                adjoint::Target {
+                    place: quote!(#var),
+                    always_add: false,
+                }
+            }
+        }
+    };
+    let (proj_sweep, proj_written) = adjoint::backward_code(
+        ir,
+        &plan.proj,
+        &proj_seeds,
+        &proj_value,
+        &proj_target,
+        &|_, _, _| None,
+        &dims,
+    );
+    let proj_adjoint_locals = locals(
+        &mut plan
+            .proj
+            .members
+            .iter()
+            .copied()
+            .chain(plan.proj.leaves.iter().filter_map(|(&n, leaf)| matches!(leaf, Leaf::InputIn(_)).then_some(n)))
+            .filter(|&n| ir.nodes[n].active && proj_written.contains(&n))
+            .map(|n| (n, adjoint_var(n))),
+    );
+    let d_inputs: Vec<TokenStream> = ir
         .inputs
         .iter()
-        .map(|t| {
-            let rows = rows_of(&t.kind, &dims);
-            quote!(#rt::zeros(#rows, batch))
-        })
-        .collect();
-    for (&leaf, var) in &proj_sinks {
-        match plan.proj.leaves.get(&leaf) {
-            Some(Leaf::Param(k)) => proj_param_sinks.extend(param_sink(ir, *k, var)),
-            Some(Leaf::InputIn(k)) => d_inputs[*k] = quote!(#var),
-            _ => {}
-        }
-    }
-
-    // ---- step ----
-    let step_forward = adjoint::forward_code(ir, &plan.step.members, &fwd_step_place);
-    let mut used_outputs: BTreeSet<NodeId> = BTreeSet::new();
-    let step_outputs = |with_cache: bool, used: &mut BTreeSet<NodeId>| -> Vec<TokenStream> {
-        ir.assigns
-            .iter()
-            .map(|&n| {
-                let place = fwd_step_place(n);
-                let leaf = plan.step.leaves.contains_key(&n);
-                let shared = !used.insert(n)
-                    || (with_cache && cached_set.contains(&n))
-                    || ir.assigns.iter().filter(|&&m| m == n).count() > 1;
-                if leaf || shared {
-                    quote!(#place.clone())
-                } else {
-                    place
+        .enumerate()
+        .map(|(k, t)| {
+            let leaf = plan
+                .proj
+                .leaves
+                .iter()
+                .find(|(_, leaf)| **leaf == Leaf::InputIn(k))
+                .map(|(&n, _)| n);
+            match leaf {
+                Some(n) if proj_written.contains(&n) => {
+                    let var = adjoint_var(n);
+                    quote!(#var)
                 }
-            })
-            .collect()
-    };
-    let outputs_infer = step_outputs(false, &mut used_outputs);
-    let mut used_cached: BTreeSet<NodeId> = BTreeSet::new();
-    let outputs_cached = step_outputs(true, &mut used_cached);
-    let cache_values: Vec<TokenStream> = plan
-        .cached
-        .iter()
-        .map(|&n| {
-            let place = fwd_step_place(n);
-            if plan.step.leaves.contains_key(&n) {
-                quote!(#place.clone())
-            } else {
-                place
+                _ => {
+                    let rows = rows_of(&t.kind, &dims);
+                    quote!(#rt::zeros(#rows, batch))
+                }
             }
         })
         .collect();
-    let step_recompute = adjoint::forward_code(ir, &plan.step_recompute, &back_step_place);
+
+    // ---- step: places ----
+    let proj_view = |k: usize| format_ident!("proj_{}", k);
+    let d_proj_view = |k: usize| format_ident!("d_proj_{}", k);
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        Infer,
+        Cached,
+        Backward,
+    }
+    let step_value = |n: NodeId, mode: Mode| -> TokenStream {
+        let v = value_var(n);
+        match plan.step.leaves.get(&n) {
+            Some(&Leaf::ProjIn(_)) if mode == Mode::Backward && cached_set.contains(&n) => quote!(cache.#v),
+            Some(&Leaf::ProjIn(k)) => {
+                let view = proj_view(k);
+                quote!(#view)
+            }
+            Some(&leaf) => leaf_place(ir, leaf, &quote!(state), &quote!(proj), &quote!(input)),
+            None => {
+                if let Some(&k) = plan.from_next.get(&n) {
+                    let name = &ir.states[k].name;
+                    quote!(next.#name)
+                } else if mode != Mode::Infer && cached_set.contains(&n) {
+                    quote!(cache.#v)
+                } else {
+                    quote!(ws.#v)
+                }
+            }
+        }
+    };
+    let proj_views: Vec<_> = (0..plan.frontier.len()).map(proj_view).collect();
+    let d_proj_views: Vec<_> = (0..plan.frontier.len()).map(d_proj_view).collect();
+
+    // ---- step: forward ----
+    let step_forward_in = |mode: Mode| -> TokenStream {
+        let mut code = adjoint::forward_code(ir, &plan.step.members, &|n| step_value(n, mode));
+        // States not computed in place (a state assigned another state's value, an input, or
+        // a value shared with an earlier state) are copied.
+        for (k, &n) in ir.assigns.iter().enumerate() {
+            if plan.from_next.get(&n) != Some(&k) {
+                let name = &ir.states[k].name;
+                let place = step_value(n, mode);
+                code.extend(quote!(#rt::map_to::<T, false>(&mut next.#name, &#place, |x: T| x);));
+            }
+        }
+        if mode == Mode::Cached {
+            for &n in &plan.cached {
+                if let Some(&Leaf::ProjIn(k)) = plan.step.leaves.get(&n) {
+                    let (v, view) = (value_var(n), proj_view(k));
+                    code.extend(quote!(#rt::map_to::<T, false>(&mut cache.#v, &#view, |x: T| x);));
+                }
+            }
+        }
+        code
+    };
+    let step_infer = step_forward_in(Mode::Infer);
+    let step_cached = step_forward_in(Mode::Cached);
+
+    // ---- step: backward ----
+    let step_recompute = adjoint::forward_code(ir, &plan.step_recompute, &|n| step_value(n, Mode::Backward));
     let step_seeds: Vec<(NodeId, TokenStream)> = ir
         .assigns
         .iter()
@@ -490,34 +569,109 @@ fn emit(ir: &CellIr) -> TokenStream {
             (n, quote!(d_next.#f))
         })
         .collect();
-    let (step_sweep, step_sinks) =
-        adjoint::backward_code(ir, &plan.step, &step_seeds, &back_step_place, &dims);
-    let mut step_param_sinks = TokenStream::new();
-    let mut d_prev: Vec<TokenStream> = ir
-        .states
+    let step_target = |n: NodeId| -> adjoint::Target {
+        let (place, always_add) = match plan.step.leaves.get(&n) {
+            Some(&Leaf::Param(k)) => {
+                let name = &ir.params[k].name;
+                (quote!(grad.#name), true)
+            }
+            Some(&Leaf::StateIn(k)) => {
+                let name = &ir.states[k].name;
+                (quote!(d_prev.#name), false)
+            }
+            Some(&Leaf::ProjIn(k)) => {
+                let view = d_proj_view(k);
+                (quote!(#view), true)
+            }
+            _ => {
+                let var = adjoint_var(n);
+                (quote!(ws.#var), false)
+            }
+        };
+        adjoint::Target { place, always_add }
+    };
+    // Weight products `W x` with a batched `x`: their gradient `Σ_t dy_t x_tᵀ` is deferred.
+    let deferred: Vec<(NodeId, usize)> = plan
+        .step
+        .members
         .iter()
-        .map(|t| {
-            let rows = rows_of(&t.kind, &dims);
-            quote!(#rt::zeros(#rows, batch))
+        .filter_map(|&m| match ir.nodes[m].op {
+            Op::MatVec(w, x) if ir.nodes[m].active && batched(x) => match plan.step.leaves.get(&w) {
+                Some(&Leaf::Param(k)) => Some((m, k)),
+                _ => None,
+            },
+            _ => None,
         })
         .collect();
-    let mut d_proj: Vec<TokenStream> = plan
-        .frontier
-        .iter()
-        .map(|&n| {
-            let rows = rows_of(&ir.nodes[n].kind, &dims);
-            quote!(#rt::zeros(#rows, batch))
-        })
-        .collect();
-    for (&leaf, var) in &step_sinks {
-        match plan.step.leaves.get(&leaf) {
-            Some(Leaf::Param(k)) => step_param_sinks.extend(param_sink(ir, *k, var)),
-            Some(Leaf::StateIn(k)) => d_prev[*k] = quote!(#var),
-            Some(Leaf::ProjIn(k)) => d_proj[*k] = quote!(#var),
-            _ => {}
+    let defer_fields = |m: NodeId| (format_ident!("g{}_dy", m), format_ident!("g{}_xt", m));
+    let (step_sweep, step_written) = adjoint::backward_code(
+        ir,
+        &plan.step,
+        &step_seeds,
+        &|n| step_value(n, Mode::Backward),
+        &step_target,
+        &|m, dy, x| {
+            deferred.iter().any(|&(d, _)| d == m).then(|| {
+                let (g_dy, g_xt) = defer_fields(m);
+                let (dy, x) = (&dy.place, &x.place);
+                quote!(#rt::defer_outer(&mut ws.#g_dy, &mut ws.#g_xt, slot, &#dy, &#x);)
+            })
+        },
+        &dims,
+    );
+    // The adjoint of a state the step does not read is zero.
+    let mut zero_d_prev = TokenStream::new();
+    for (k, s) in ir.states.iter().enumerate() {
+        let reached = plan
+            .step
+            .leaves
+            .iter()
+            .any(|(n, leaf)| *leaf == Leaf::StateIn(k) && step_written.contains(n));
+        if !reached {
+            let name = &s.name;
+            zero_d_prev.extend(quote!(#rt::fill_zero(&mut d_prev.#name);));
         }
     }
-    debug_assert!(plan.step.members.iter().all(|&m| ir.nodes[m].dep != Dep::Input));
+    let flush: Vec<TokenStream> = deferred
+        .iter()
+        .map(|&(m, k)| {
+            let (g_dy, g_xt) = defer_fields(m);
+            let w = &ir.params[k].name;
+            quote!(#rt::flush_outer(&mut grad.#w, &ws.#g_dy, &ws.#g_xt, ws.filled * ws.batch);)
+        })
+        .collect();
+
+    // ---- workspace ----
+    let mut ws_fields: Vec<proc_macro2::Ident> = Vec::new();
+    let mut ws_types: Vec<TokenStream> = Vec::new();
+    let mut ws_inits: Vec<TokenStream> = Vec::new();
+    for &n in &plan.step.members {
+        ws_fields.push(value_var(n));
+        ws_types.push(buffer_type(n));
+        ws_inits.push(buffer(n, &batch_var));
+        if ir.nodes[n].active {
+            ws_fields.push(adjoint_var(n));
+            ws_types.push(buffer_type(n));
+            ws_inits.push(buffer(n, &batch_var));
+        }
+    }
+    for &(m, k) in &deferred {
+        let (g_dy, g_xt) = defer_fields(m);
+        let Kind::Matrix { rows, cols } = &ir.params[k].kind else {
+            continue;
+        };
+        let (rows, cols) = (rows.runtime(&dims), cols.runtime(&dims));
+        ws_fields.push(g_dy);
+        ws_types.push(quote!(#na::DMatrix<T>));
+        ws_inits.push(quote!(#rt::zeros(#rows, capacity * batch)));
+        ws_fields.push(g_xt);
+        ws_types.push(quote!(#na::DMatrix<T>));
+        ws_inits.push(quote!(#rt::zeros(capacity * batch, #cols)));
+    }
+    let workspace_ty = format_ident!("{}Workspace", name);
+    let workspace_doc = doc(format!(
+        "Scratch buffers of the in-place steps of [`{name}`], sized once for a batch (see `Cell::workspace`)."
+    ));
 
     let output = ir.output;
     let cell_docs_default = if attrs.iter().any(|a| a.path().is_ident("doc")) {
@@ -603,7 +757,21 @@ fn emit(ir: &CellIr) -> TokenStream {
         #[derive(Clone, Debug, PartialEq)]
         #vis struct #cache_ty<T: #rt::Scalar> {
             #( #cache_fields: #na::DMatrix<T>, )*
+            dims: #dims_ty,
             batch: usize,
+            #marker,
+        }
+
+        #workspace_doc
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #workspace_ty<T: #rt::Scalar> {
+            #( #ws_fields: #ws_types, )*
+            dims: #dims_ty,
+            batch: usize,
+            /// Backward steps whose weight products the buffers can hold.
+            capacity: usize,
+            /// Backward steps held.
+            filled: usize,
             #marker,
         }
 
@@ -696,6 +864,7 @@ fn emit(ir: &CellIr) -> TokenStream {
             type Input = #input_ty<T>;
             type Projection = #proj_ty<T>;
             type Cache = #cache_ty<T>;
+            type Workspace = #workspace_ty<T>;
             type Grad = #grad_ty<T>;
             type Retyped<U: #rt::Scalar> = #name<U>;
 
@@ -762,6 +931,7 @@ fn emit(ir: &CellIr) -> TokenStream {
                 <Self as #rt::Cell<T>>::check_params(self)?;
                 let batch = #rt::check_tensors(concat!("input of ", #name_text), input, |k| <Self as #rt::Cell<T>>::input_rows(self, k), ::core::option::Option::None)?;
                 let dims = self.dims;
+                #proj_locals
                 #proj_forward
                 ::core::result::Result::Ok(#proj_ty { #( #proj_fields: #proj_outputs, )* __marker: ::core::marker::PhantomData })
             }
@@ -777,59 +947,98 @@ fn emit(ir: &CellIr) -> TokenStream {
                 let batch = #rt::check_tensors(concat!("input of ", #name_text), input, |k| <Self as #rt::Cell<T>>::input_rows(self, k), ::core::option::Option::None)?;
                 #rt::check_tensors(concat!("projection adjoint of ", #name_text), d_proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), ::core::option::Option::Some(batch))?;
                 let dims = self.dims;
+                #proj_recompute_locals
                 #proj_recompute
+                #proj_adjoint_locals
                 #proj_sweep
-                #proj_param_sinks
                 ::core::result::Result::Ok(#input_ty { #( #input_names: #d_inputs, )* })
             }
 
-            fn step(&self, proj: &#proj_ty<T>, state: &#state_ty<T>) -> ::core::result::Result<#state_ty<T>, #rt::Error> {
-                <Self as #rt::Cell<T>>::check_params(self)?;
-                let batch = #rt::check_tensors(concat!("state of ", #name_text), state, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::None)?;
-                #rt::check_tensors(concat!("projection of ", #name_text), proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), ::core::option::Option::Some(batch))?;
+            fn workspace(&self, batch: usize, steps: usize) -> #workspace_ty<T> {
                 let dims = self.dims;
-                #step_forward
-                ::core::result::Result::Ok(#state_ty { #( #state_names: #outputs_infer, )* })
+                let capacity = steps.max(1);
+                #workspace_ty {
+                    #( #ws_fields: #ws_inits, )*
+                    dims,
+                    batch,
+                    capacity,
+                    filled: 0,
+                    __marker: ::core::marker::PhantomData,
+                }
             }
 
-            fn step_cached(&self, proj: &#proj_ty<T>, state: &#state_ty<T>) -> ::core::result::Result<(#state_ty<T>, #cache_ty<T>), #rt::Error> {
-                <Self as #rt::Cell<T>>::check_params(self)?;
-                let batch = #rt::check_tensors(concat!("state of ", #name_text), state, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::None)?;
-                #rt::check_tensors(concat!("projection of ", #name_text), proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), ::core::option::Option::Some(batch))?;
+            fn new_cache(&self, batch: usize) -> #cache_ty<T> {
                 let dims = self.dims;
-                #step_forward
-                let next = #state_ty { #( #state_names: #outputs_cached, )* };
-                let cache = #cache_ty { #( #cache_fields: #cache_values, )* batch, __marker: ::core::marker::PhantomData };
-                ::core::result::Result::Ok((next, cache))
+                #cache_ty { #( #cache_fields: #cache_inits, )* dims, batch, __marker: ::core::marker::PhantomData }
             }
 
-            fn step_backward(
+            fn step_into(
                 &self,
-                cache: &#cache_ty<T>,
+                proj: &#proj_ty<T>,
+                column: usize,
+                state: &#state_ty<T>,
+                next: &mut #state_ty<T>,
+                cache: ::core::option::Option<&mut #cache_ty<T>>,
+                ws: &mut #workspace_ty<T>,
+            ) -> ::core::result::Result<(), #rt::Error> {
+                <Self as #rt::Cell<T>>::check_params(self)?;
+                let batch = #rt::check_tensors(concat!("state of ", #name_text), state, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::None)?;
+                #rt::check_tensors(concat!("new state of ", #name_text), next, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::Some(batch))?;
+                #rt::check_projection_columns(concat!("projection of ", #name_text), proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), column, batch)?;
+                #rt::check_made_for("workspace", #name_text, (ws.dims, ws.batch), (self.dims, batch))?;
+                let dims = self.dims;
+                #( let #proj_views = #rt::columns(&proj.#proj_fields, column, batch); )*
+                match cache {
+                    ::core::option::Option::None => {
+                        #step_infer
+                    }
+                    ::core::option::Option::Some(cache) => {
+                        #rt::check_made_for("cache", #name_text, (cache.dims, cache.batch), (self.dims, batch))?;
+                        #step_cached
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+
+            fn step_backward_into(
+                &self,
+                saved: #rt::Saved<'_, #state_ty<T>, #cache_ty<T>>,
                 d_next: &#state_ty<T>,
+                d_prev: &mut #state_ty<T>,
+                d_proj: &mut #proj_ty<T>,
                 grad: &mut #grad_ty<T>,
-            ) -> ::core::result::Result<(#state_ty<T>, #proj_ty<T>), #rt::Error> {
+                ws: &mut #workspace_ty<T>,
+            ) -> ::core::result::Result<(), #rt::Error> {
                 <Self as #rt::Cell<T>>::check_params(self)?;
                 <Self as #rt::Cell<T>>::check_grad(self, grad)?;
-                let batch = cache.batch;
-                let dims = self.dims;
-                #(
-                    if cache.#cache_fields.shape() != (#cache_rows, batch) {
-                        return ::core::result::Result::Err(#rt::Error::Shape {
-                            what: ::std::format!("cached `{}` of {} (a cache from a cell of other dimensions?)", #cache_texts, #name_text),
-                            expected: (#cache_rows, batch),
-                            found: cache.#cache_fields.shape(),
-                        });
-                    }
-                )*
+                let #rt::Saved { state, next, cache, column } = saved;
+                let batch = #rt::check_tensors(concat!("state of ", #name_text), state, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::None)?;
+                #rt::check_tensors(concat!("new state of ", #name_text), next, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::Some(batch))?;
                 #rt::check_tensors(concat!("state adjoint of ", #name_text), d_next, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::Some(batch))?;
+                #rt::check_tensors(concat!("old state adjoint of ", #name_text), d_prev, |k| <Self as #rt::Cell<T>>::state_rows(self, k), ::core::option::Option::Some(batch))?;
+                #rt::check_projection_columns(concat!("projection adjoint of ", #name_text), d_proj, |k| <Self as #rt::Cell<T>>::projection_rows(self, k), column, batch)?;
+                #rt::check_made_for("cache", #name_text, (cache.dims, cache.batch), (self.dims, batch))?;
+                #rt::check_made_for("workspace", #name_text, (ws.dims, ws.batch), (self.dims, batch))?;
+                if ws.filled == ws.capacity {
+                    #( #flush )*
+                    ws.filled = 0;
+                }
+                let slot = ws.filled;
+                let dims = self.dims;
+                #( let mut #d_proj_views = #rt::columns_mut(&mut d_proj.#proj_fields, column, batch); )*
                 #step_recompute
                 #step_sweep
-                #step_param_sinks
-                ::core::result::Result::Ok((
-                    #state_ty { #( #state_names: #d_prev, )* },
-                    #proj_ty { #( #proj_fields: #d_proj, )* __marker: ::core::marker::PhantomData },
-                ))
+                #zero_d_prev
+                ws.filled += 1;
+                ::core::result::Result::Ok(())
+            }
+
+            fn flush_grad(&self, ws: &mut #workspace_ty<T>, grad: &mut #grad_ty<T>) -> ::core::result::Result<(), #rt::Error> {
+                <Self as #rt::Cell<T>>::check_grad(self, grad)?;
+                #rt::check_made_for("workspace", #name_text, (ws.dims, ws.batch), (self.dims, ws.batch))?;
+                #( #flush )*
+                ws.filled = 0;
+                ::core::result::Result::Ok(())
             }
         }
     }
@@ -861,14 +1070,5 @@ fn tensors_impl(
                 Self { #( #fields: f(#idx), )* #marker }
             }
         }
-    }
-}
-
-fn param_sink(ir: &CellIr, k: usize, var: &proc_macro2::Ident) -> TokenStream {
-    let name = &ir.params[k].name;
-    if ir.params[k].kind == Kind::Scalar {
-        quote!(grad.#name += #var;)
-    } else {
-        quote!(::rnn_core::__private::acc(&mut grad.#name, &#var);)
     }
 }

@@ -36,18 +36,6 @@ pub struct Val {
     pub kind: Kind,
 }
 
-impl Val {
-    /// How to pass the value to a runtime helper: by reference, or by copy for scalars.
-    pub fn arg(&self) -> TokenStream {
-        let place = &self.place;
-        if self.kind == Kind::Scalar {
-            quote!(#place)
-        } else {
-            quote!(&#place)
-        }
-    }
-}
-
 /// What a rule needs from the forward pass to compute its adjoints.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -55,16 +43,32 @@ pub enum Need {
     Output,
 }
 
-/// An adjoint contribution to one operand.
-pub enum Contribution {
-    /// A full-shaped value to add to the operand's adjoint.
-    Dense(TokenStream),
-    /// A value to add into rows block `index` of `parts` of the operand's adjoint.
-    Block {
-        index: usize,
-        parts: usize,
-        value: TokenStream,
-    },
+/// A computation whose result the generated code writes into a place (a workspace buffer, a
+/// state, a gradient): the value of a node, or one adjoint contribution to an operand. How it
+/// becomes code, overwriting or adding, broadcasting or summing over the batch, is
+/// [`emit`]'s business; the rules below only say what to compute.
+pub enum Kernel {
+    /// `f(a)` entry by entry; `f` is an expression of type `impl Fn(T) -> T`.
+    Map { a: Val, f: TokenStream },
+    /// `f(a, b)` entry by entry; `f` is an expression of type `impl Fn(T, T) -> T`.
+    Zip { a: Val, b: Val, f: TokenStream },
+    /// An expression of type `T`: every operand is a scalar.
+    Scalar(TokenStream),
+    /// `W x`.
+    MatVec { w: Val, x: Val },
+    /// `Wᵀ dy`.
+    MatVecT { w: Val, dy: Val },
+    /// `dy xᵀ`, the weight gradient of `W x`; the sweep may defer it (see `crate::adjoint`).
+    Outer { dy: Val, x: Val },
+    /// `[a; b; ...]`.
+    Concat(Vec<Val>),
+    /// Block `index` of the rows of `source` cut into equal blocks (a `split`).
+    Split { source: Val, index: usize },
+    /// Rows `offset ..` of `source`, as many as the target has (the adjoint of one part of a
+    /// concatenation).
+    Rows { source: Val, offset: TokenStream },
+    /// `d` into rows block `index` of `parts` (the adjoint of a `split`).
+    Block { d: Val, index: usize, parts: usize },
 }
 
 fn rt() -> TokenStream {
@@ -113,59 +117,161 @@ fn activation_need(func: Func) -> Option<Need> {
     }
 }
 
-/// The value of a node, as an expression of type `T` (scalar) or `DMatrix<T>`.
-pub fn forward(op: &Op, args: &[Val], funcs: &[syn::Path]) -> TokenStream {
-    let rt = rt();
+/// A closure expression `impl Fn(T) -> T` applying `op` with the scalar at `scalar` on the
+/// given side (`s + v`, `v - s`, `s * v`, ...).
+fn with_scalar(scalar: &Val, scalar_left: bool, op: TokenStream) -> TokenStream {
+    let s = &scalar.place;
+    if scalar_left {
+        quote!({ let s: T = #s; move |v: T| s #op v })
+    } else {
+        quote!({ let s: T = #s; move |v: T| v #op s })
+    }
+}
+
+/// The value of a node.
+pub fn forward(op: &Op, args: &[Val], funcs: &[syn::Path]) -> Kernel {
     let scalar = |k: usize| args[k].kind == Kind::Scalar;
     match op {
-        Op::MatVec(..) => {
-            let (w, x) = (args[0].arg(), args[1].arg());
-            quote!(#rt::matvec(#w, #x))
-        }
+        Op::MatVec(..) => Kernel::MatVec {
+            w: args[0].clone(),
+            x: args[1].clone(),
+        },
         Op::Add(..) | Op::Sub(..) | Op::Mul(..) => {
-            let (a, b) = (args[0].arg(), args[1].arg());
-            match (op, scalar(0), scalar(1)) {
-                (Op::Add(..), true, true) => quote!(#a + #b),
-                (Op::Sub(..), true, true) => quote!(#a - #b),
-                (Op::Mul(..), true, true) => quote!(#a * #b),
-                (Op::Add(..), false, false) => quote!(#rt::add(#a, #b)),
-                (Op::Sub(..), false, false) => quote!(#rt::sub(#a, #b)),
-                (Op::Mul(..), false, false) => quote!(#rt::mul(#a, #b)),
-                (Op::Add(..), true, false) => quote!(#rt::add_scalar(#b, #a)),
-                (Op::Add(..), false, true) => quote!(#rt::add_scalar(#a, #b)),
-                (Op::Sub(..), true, false) => quote!(#rt::scalar_sub(#a, #b)),
-                (Op::Sub(..), false, true) => quote!(#rt::add_scalar(#a, -#b)),
-                (Op::Mul(..), true, false) => quote!(#rt::scale(#a, #b)),
-                (Op::Mul(..), false, true) => quote!(#rt::scale(#b, #a)),
-                _ => unreachable_tokens(),
+            let symbol = match op {
+                Op::Add(..) => quote!(+),
+                Op::Sub(..) => quote!(-),
+                _ => quote!(*),
+            };
+            let (a, b) = (&args[0], &args[1]);
+            match (scalar(0), scalar(1)) {
+                (true, true) => {
+                    let (a, b) = (&a.place, &b.place);
+                    Kernel::Scalar(quote!(#a #symbol #b))
+                }
+                (false, false) => Kernel::Zip {
+                    a: a.clone(),
+                    b: b.clone(),
+                    f: quote!(|x: T, y: T| x #symbol y),
+                },
+                (true, false) => Kernel::Map {
+                    a: b.clone(),
+                    f: with_scalar(a, true, symbol),
+                },
+                (false, true) => Kernel::Map {
+                    a: a.clone(),
+                    f: with_scalar(b, false, symbol),
+                },
             }
         }
-        Op::Neg(..) => {
-            let a = args[0].arg();
-            if scalar(0) {
-                quote!(-#a)
-            } else {
-                quote!(#rt::neg(#a))
-            }
-        }
-        Op::Concat(..) => {
-            let parts = args.iter().map(Val::arg);
-            quote!(#rt::concat(&[#(#rt::view(#parts)),*]))
-        }
-        Op::Block { index, parts, .. } => {
-            let source = args[0].arg();
-            quote!(#rt::block(#source, #index, #parts))
-        }
+        Op::Neg(..) => negated(&args[0]),
+        Op::Concat(..) => Kernel::Concat(args.to_vec()),
+        Op::Block { index, .. } => Kernel::Split {
+            source: args[0].clone(),
+            index: *index,
+        },
         Op::Apply(func, _) => {
             let f = scalar_fn(*func, funcs);
-            let a = args[0].arg();
             if scalar(0) {
-                quote!(#f(#a))
+                let a = &args[0].place;
+                Kernel::Scalar(quote!(#f(#a)))
             } else {
-                quote!(#rt::map(#a, #f))
+                Kernel::Map {
+                    a: args[0].clone(),
+                    f,
+                }
             }
         }
-        Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Hyper(_) | Op::Lit(_) => unreachable_tokens(),
+        Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Hyper(_) | Op::Lit(_) => {
+            Kernel::Scalar(unreachable_tokens())
+        }
+    }
+}
+
+/// `v`, as a kernel (a copy, a broadcast or a sum, depending on the target).
+pub fn identity(v: &Val) -> Kernel {
+    if v.kind == Kind::Scalar {
+        Kernel::Scalar(v.place.clone())
+    } else {
+        Kernel::Map {
+            a: v.clone(),
+            f: quote!(|x: T| x),
+        }
+    }
+}
+
+fn negated(v: &Val) -> Kernel {
+    if v.kind == Kind::Scalar {
+        let place = &v.place;
+        Kernel::Scalar(quote!(-#place))
+    } else {
+        Kernel::Map {
+            a: v.clone(),
+            f: quote!(|x: T| -x),
+        }
+    }
+}
+
+/// The code writing `kernel` into `out`: adding to it when `add`, overwriting it otherwise.
+/// A vector kernel into a scalar target sums over every entry; into a one-column target, over
+/// the batch (the adjoints of broadcasting).
+pub fn emit(kernel: &Kernel, out: &Val, add: bool) -> TokenStream {
+    let rt = rt();
+    let o = &out.place;
+    let acc = if add { quote!(true) } else { quote!(false) };
+    let assign = |value: TokenStream| {
+        if add {
+            quote!(#o += #value;)
+        } else {
+            quote!(#o = #value;)
+        }
+    };
+    let to_scalar = out.kind == Kind::Scalar;
+    match kernel {
+        Kernel::Scalar(value) => assign(value.clone()),
+        Kernel::Map { a, f } => {
+            let a = &a.place;
+            if to_scalar {
+                assign(quote!(#rt::sum_map(&#a, #f)))
+            } else {
+                quote!(#rt::map_to::<T, #acc>(&mut #o, &#a, #f);)
+            }
+        }
+        Kernel::Zip { a, b, f } => {
+            let (a, b) = (&a.place, &b.place);
+            if to_scalar {
+                assign(quote!(#rt::sum_zip(&#a, &#b, #f)))
+            } else {
+                quote!(#rt::zip_to::<T, #acc>(&mut #o, &#a, &#b, #f);)
+            }
+        }
+        Kernel::MatVec { w, x } => {
+            let (w, x) = (&w.place, &x.place);
+            quote!(#rt::matvec_to::<T, #acc>(&mut #o, &#w, &#x);)
+        }
+        Kernel::MatVecT { w, dy } => {
+            let (w, dy) = (&w.place, &dy.place);
+            quote!(#rt::matvec_t_to::<T, #acc>(&mut #o, &#w, &#dy);)
+        }
+        Kernel::Outer { dy, x } => {
+            let (dy, x) = (&dy.place, &x.place);
+            quote!(#rt::outer_to(&mut #o, &#dy, &#x);)
+        }
+        Kernel::Concat(parts) => {
+            let parts = parts.iter().map(|p| &p.place);
+            quote!(#rt::concat_to(&mut #o, &[#(#rt::view(&#parts)),*]);)
+        }
+        Kernel::Split { source, index } => {
+            let source = &source.place;
+            quote!(#rt::split_to::<T, #acc>(&mut #o, &#source, #index);)
+        }
+        Kernel::Rows { source, offset } => {
+            let source = &source.place;
+            quote!(#rt::rows_to::<T, #acc>(&mut #o, &#source, #offset);)
+        }
+        Kernel::Block { d, index, parts } => {
+            let d = &d.place;
+            quote!(#rt::block_to::<T, #acc>(&mut #o, &#d, #index, #parts);)
+        }
     }
 }
 
@@ -199,21 +305,10 @@ pub fn needs(op: &Op, active: &[bool]) -> Vec<Need> {
     out
 }
 
-/// Sums an adjoint of the node's shape down to the shape of a broadcast operand.
-fn reduce(value: TokenStream, node: &Kind, operand: &Kind) -> TokenStream {
-    let rt = rt();
-    match (node, operand) {
-        (Kind::Vector { .. }, Kind::Scalar) => quote!(#rt::sum_all(&#value)),
-        (Kind::Vector { batched: true, .. }, Kind::Vector { batched: false, .. }) => {
-            quote!(#rt::sum_cols(&#value))
-        }
-        _ => value,
-    }
-}
-
 /// The adjoint contribution of a node to its operand `k`. `dy` is the node's adjoint (same
-/// kind as the node), `out` its value when [`needs`] asked for it, `dims` the runtime
-/// dimensions of each operand's rows (for concatenation offsets).
+/// kind as the node), `out` its value when [`needs`] asked for it, `row_counts` the runtime
+/// number of rows of each operand (for concatenation offsets). Sums over broadcast operands
+/// are left to [`emit`], which sees the target's shape.
 pub fn vjp(
     op: &Op,
     k: usize,
@@ -222,58 +317,51 @@ pub fn vjp(
     out: Option<&Val>,
     row_counts: &[TokenStream],
     funcs: &[syn::Path],
-) -> Contribution {
-    let rt = rt();
-    let d = dy.arg();
-    let node = &dy.kind;
+) -> Kernel {
     let operand = &args[k].kind;
-    let dense = |value: TokenStream| Contribution::Dense(reduce(value, node, operand));
-    let dy_scalar = *node == Kind::Scalar;
-    let identity = || {
-        let place = &dy.place;
-        if dy_scalar {
-            quote!(#place)
-        } else {
-            quote!(#place.clone())
-        }
-    };
-    let negated = || {
-        if dy_scalar {
-            quote!(-#d)
-        } else {
-            quote!(#rt::neg(#d))
-        }
-    };
+    let dy_scalar = dy.kind == Kind::Scalar;
     match op {
         Op::MatVec(..) => {
             if k == 0 {
-                let x = args[1].arg();
-                Contribution::Dense(quote!(#rt::outer(#d, #x)))
+                Kernel::Outer {
+                    dy: dy.clone(),
+                    x: args[1].clone(),
+                }
             } else {
-                let w = args[0].arg();
-                Contribution::Dense(quote!(#rt::matvec_t(#w, #d)))
+                Kernel::MatVecT {
+                    w: args[0].clone(),
+                    dy: dy.clone(),
+                }
             }
         }
-        Op::Add(..) => dense(identity()),
+        Op::Add(..) => identity(dy),
         Op::Sub(..) => {
             if k == 0 {
-                dense(identity())
+                identity(dy)
             } else {
-                dense(negated())
+                negated(dy)
             }
         }
         Op::Mul(..) => {
             let other = &args[1 - k];
-            let o = other.arg();
             match (operand == &Kind::Scalar, other.kind == Kind::Scalar) {
-                (true, true) => Contribution::Dense(quote!(#d * #o)),
-                // The scalar of a scaling: the sum of dy ⊙ v.
-                (true, false) => Contribution::Dense(quote!(#rt::dot(#d, #o))),
-                (false, true) => dense(quote!(#rt::scale(#o, #d))),
-                (false, false) => dense(quote!(#rt::mul(#d, #o))),
+                (true, true) => {
+                    let (d, o) = (&dy.place, &other.place);
+                    Kernel::Scalar(quote!(#d * #o))
+                }
+                // The scalar of a scaling: Σ dy ⊙ v (emitted as a sum into the scalar).
+                (true, false) | (false, false) => Kernel::Zip {
+                    a: dy.clone(),
+                    b: other.clone(),
+                    f: quote!(|d: T, x: T| d * x),
+                },
+                (false, true) => Kernel::Map {
+                    a: dy.clone(),
+                    f: with_scalar(other, true, quote!(*)),
+                },
             }
         }
-        Op::Neg(..) => dense(negated()),
+        Op::Neg(..) => negated(dy),
         Op::Concat(..) => {
             let offset = if k == 0 {
                 quote!(0usize)
@@ -281,29 +369,38 @@ pub fn vjp(
                 let before = &row_counts[..k];
                 quote!((#(#before)+*))
             };
-            let rows = &row_counts[k];
-            dense(quote!(#rt::rows(#d, #offset, #rows)))
+            Kernel::Rows {
+                source: dy.clone(),
+                offset,
+            }
         }
-        Op::Block { index, parts, .. } => Contribution::Block {
+        Op::Block { index, parts, .. } => Kernel::Block {
+            d: dy.clone(),
             index: *index,
             parts: *parts,
-            value: identity(),
         },
         Op::Apply(func, _) => {
             let back = scalar_back(*func, funcs);
             let z = match activation_need(*func) {
-                Some(Need::Output) => out.map(Val::arg),
-                Some(Need::Operand(_)) => Some(args[0].arg()),
+                Some(Need::Output) => out.cloned(),
+                Some(Need::Operand(_)) => Some(args[0].clone()),
                 None => None,
             };
-            match (z, dy_scalar) {
-                (None, _) => Contribution::Dense(identity()),
-                (Some(z), true) => Contribution::Dense(quote!(#back(#d, #z))),
-                (Some(z), false) => Contribution::Dense(quote!(#rt::map2(#d, #z, #back))),
+            match z {
+                None => identity(dy),
+                Some(z) if dy_scalar => {
+                    let (d, z) = (&dy.place, &z.place);
+                    Kernel::Scalar(quote!(#back(#d, #z)))
+                }
+                Some(z) => Kernel::Zip {
+                    a: dy.clone(),
+                    b: z,
+                    f: back,
+                },
             }
         }
         Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Hyper(_) | Op::Lit(_) => {
-            Contribution::Dense(unreachable_tokens())
+            Kernel::Scalar(unreachable_tokens())
         }
     }
 }

@@ -31,7 +31,7 @@ pub fn state_jacobians<C: Cell<f64>>(
     }
     let mut jacobians = Vec::with_capacity(trajectory.len());
     for t in 1..=trajectory.len() {
-        let cache = trajectory.cache(t).ok_or_else(|| Error::EmptySequence {
+        let saved = trajectory.saved(t).ok_or_else(|| Error::EmptySequence {
             what: "trajectory".to_owned(),
         })?;
         let mut jacobian = DMatrix::zeros(n, n);
@@ -39,7 +39,7 @@ pub fn state_jacobians<C: Cell<f64>>(
             let mut unit = cell.zero_state(batch);
             set_entry::<C>(cell, &mut unit, i, column, 1.0);
             let mut grad = cell.zero_grad();
-            let (d_prev, _) = cell.step_backward(cache, &unit, &mut grad)?;
+            let (d_prev, _) = cell.step_backward(saved, &unit, &mut grad)?;
             for j in 0..n {
                 jacobian[(i, j)] = entry::<C>(cell, &d_prev, j, column);
             }

@@ -157,11 +157,11 @@ pub fn adjoints<C: Cell<f64>>(
     let steps = trajectory.len();
     let mut out = vec![last.clone()];
     for t in (1..=steps).rev() {
-        let cache = trajectory.cache(t).ok_or_else(|| Error::EmptySequence {
+        let saved = trajectory.saved(t).ok_or_else(|| Error::EmptySequence {
             what: "trajectory".into(),
         })?;
         let mut grad = cell.zero_grad();
-        let (d_prev, _) = cell.step_backward(cache, &out[out.len() - 1], &mut grad)?;
+        let (d_prev, _) = cell.step_backward(saved, &out[out.len() - 1], &mut grad)?;
         out.push(d_prev);
     }
     out.reverse();
@@ -390,11 +390,11 @@ pub fn gradient_growth_rate<C: Cell<f64>>(
     });
     let mut log_growth = 0.0;
     for t in (1..=steps).rev() {
-        let cache = trajectory.cache(t).ok_or_else(|| Error::EmptySequence {
+        let saved = trajectory.saved(t).ok_or_else(|| Error::EmptySequence {
             what: "trajectory".into(),
         })?;
         let mut grad = cell.zero_grad();
-        let (d_prev, _) = cell.step_backward(cache, &carry, &mut grad)?;
+        let (d_prev, _) = cell.step_backward(saved, &carry, &mut grad)?;
         let size = d_prev.iter().map(|m| m.norm_squared()).sum::<f64>().sqrt();
         log_growth += size.ln();
         carry = C::State::from_fn(|k| d_prev.get(k).map_or_else(|| DMatrix::zeros(0, 0), |m| m / size));

@@ -5,7 +5,7 @@
 
 use nalgebra::DMatrix;
 use rnn_core::cells::{Elman, ElmanDims, ElmanGrad, ElmanInput, ElmanProjection, ElmanState};
-use rnn_core::{Cell, Error, ParamSet, Scalar, Tensors};
+use rnn_core::{Cell, Error, ParamSet, Saved, Scalar, Tensors};
 use rnn_verify::{Problem, check_dual, check_finite_differences};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -25,11 +25,6 @@ struct HandElman {
     fault: Fault,
 }
 
-#[derive(Clone, Debug)]
-struct HandCache {
-    h_prev: DMatrix<f64>,
-    h_new: DMatrix<f64>,
-}
 
 impl ParamSet<f64> for HandElman {
     fn visit(&self, f: impl FnMut(&'static str, &[usize], &[f64])) {
@@ -45,7 +40,9 @@ impl Cell<f64> for HandElman {
     type State = ElmanState<f64>;
     type Input = ElmanInput<f64>;
     type Projection = ElmanProjection<f64>;
-    type Cache = HandCache;
+    // The backward step reads the old and new states, which the drivers keep: nothing else.
+    type Cache = ();
+    type Workspace = ();
     type Grad = ElmanGrad<f64>;
     type Retyped<U: Scalar> = Elman<U>;
     const NAME: &'static str = "HandElman";
@@ -78,8 +75,8 @@ impl Cell<f64> for HandElman {
     fn check_grad(&self, grad: &ElmanGrad<f64>) -> Result<(), Error> {
         self.inner.check_grad(grad)
     }
-    fn cache_len(&self, batch: usize) -> usize {
-        2 * self.inner.dims().H * batch
+    fn cache_len(&self, _batch: usize) -> usize {
+        0
     }
     fn project(&self, input: &ElmanInput<f64>) -> Result<ElmanProjection<f64>, Error> {
         // p0 = w_hx x + b, as the generated cell computes it.
@@ -102,49 +99,57 @@ impl Cell<f64> for HandElman {
             x: self.inner.w_hx.transpose() * d,
         })
     }
-    fn step(&self, proj: &ElmanProjection<f64>, state: &ElmanState<f64>) -> Result<ElmanState<f64>, Error> {
-        self.inner.step(proj, state)
-    }
-    fn step_cached(
+    fn workspace(&self, _batch: usize, _steps: usize) {}
+    fn new_cache(&self, _batch: usize) {}
+    fn step_into(
         &self,
         proj: &ElmanProjection<f64>,
+        column: usize,
         state: &ElmanState<f64>,
-    ) -> Result<(ElmanState<f64>, HandCache), Error> {
-        let next = self.inner.step(proj, state)?;
-        let cache = HandCache {
-            h_prev: state.h.clone(),
-            h_new: next.h.clone(),
-        };
-        Ok((next, cache))
+        next: &mut ElmanState<f64>,
+        _cache: Option<&mut ()>,
+        _workspace: &mut (),
+    ) -> Result<(), Error> {
+        let batch = state.h.ncols();
+        let step = ElmanProjection::from_fn(|k| proj.get(k).expect("one projection").columns(column, batch).into_owned());
+        *next = self.inner.step(&step, state)?;
+        Ok(())
     }
-    fn step_backward(
+    fn step_backward_into(
         &self,
-        cache: &HandCache,
+        saved: Saved<'_, ElmanState<f64>, ()>,
         d_next: &ElmanState<f64>,
+        d_prev: &mut ElmanState<f64>,
+        d_projection: &mut ElmanProjection<f64>,
         grad: &mut ElmanGrad<f64>,
-    ) -> Result<(ElmanState<f64>, ElmanProjection<f64>), Error> {
+        _workspace: &mut (),
+    ) -> Result<(), Error> {
+        let (h_prev, h_new) = (&saved.state.h, &saved.next.h);
         let derivative = if self.fault == Fault::WrongActivationDerivative {
-            cache.h_new.map(|h| 1.0 - h)
+            h_new.map(|h| 1.0 - h)
         } else {
-            cache.h_new.map(|h| 1.0 - h * h)
+            h_new.map(|h| 1.0 - h * h)
         };
         let delta = d_next.h.component_mul(&derivative);
         let weight_grad = match self.fault {
-            Fault::TransposedWeightGradient => (&delta * cache.h_prev.transpose()).transpose(),
-            Fault::OffByOneInTime => &delta * cache.h_new.transpose(),
-            Fault::SignFlip => -(&delta * cache.h_prev.transpose()),
-            _ => &delta * cache.h_prev.transpose(),
+            Fault::TransposedWeightGradient => (&delta * h_prev.transpose()).transpose(),
+            Fault::OffByOneInTime => &delta * h_new.transpose(),
+            Fault::SignFlip => -(&delta * h_prev.transpose()),
+            _ => &delta * h_prev.transpose(),
         };
         grad.w_hh += weight_grad;
-        let d_prev = if self.fault == Fault::MissingRecurrentTerm {
+        d_prev.h = if self.fault == Fault::MissingRecurrentTerm {
             DMatrix::zeros(delta.nrows(), delta.ncols())
         } else {
             self.inner.w_hh.transpose() * &delta
         };
-        Ok((
-            ElmanState { h: d_prev },
-            ElmanProjection::from_fn(|_| delta.clone()),
-        ))
+        let d_p = d_projection.get_mut(0).expect("one projection");
+        let mut block = d_p.columns_mut(saved.column, delta.ncols());
+        block += &delta;
+        Ok(())
+    }
+    fn flush_grad(&self, _workspace: &mut (), _grad: &mut ElmanGrad<f64>) -> Result<(), Error> {
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@
 use super::{convert_state, single_input};
 use crate::dense::{Dense, DenseGrad};
 use crate::seq::{self, SequenceGrad, Trajectory};
-use crate::{Cell, Error, Scalar, SplitMix64, Tensors};
+use crate::{Cell, Error, Saved, Scalar, SplitMix64, Tensors};
 use nalgebra::DMatrix;
 
 /// What a decoder reads at step `t + 1`.
@@ -242,7 +242,13 @@ impl<T: Scalar, C: Cell<T>> Decoder<T, C> {
             if let Some(m) = carry.get_mut(C::OUTPUT) {
                 *m += d_h;
             }
-            let (d_prev, d_projection) = self.cell.step_backward(&run.caches[t], &carry, &mut cell_grad)?;
+            let saved = Saved {
+                state: &run.states[t],
+                next: &run.states[t + 1],
+                cache: &run.caches[t],
+                column: 0,
+            };
+            let (d_prev, d_projection) = self.cell.step_backward(saved, &carry, &mut cell_grad)?;
             let d_input = self
                 .cell
                 .project_backward(&run.inputs[t], &d_projection, &mut cell_grad)?;

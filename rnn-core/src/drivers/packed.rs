@@ -13,7 +13,7 @@
 //!   padded steps get zero input gradients, and adjoints given for padded steps are ignored.
 
 use crate::seq::SequenceGrad;
-use crate::{Cell, Error, Scalar, Tensors};
+use crate::{Cell, Error, Saved, Scalar, Tensors};
 use nalgebra::DMatrix;
 
 /// A forward pass over variable-length sequences, kept for [`bptt_lengths`].
@@ -29,6 +29,10 @@ pub struct PackedTrajectory<T: Scalar, C: Cell<T>> {
     /// `active[t]`: sequences still running at step `t + 1`.
     active: Vec<usize>,
     wide_input: C::Input,
+    /// The state before the first step, in packed column order.
+    initial: C::State,
+    /// The state after each step, of the `active[t]` sequences still running.
+    nexts: Vec<C::State>,
     caches: Vec<C::Cache>,
 }
 
@@ -127,8 +131,10 @@ pub fn unroll_lengths<T: Scalar, C: Cell<T>>(
     } else {
         None
     };
-    let mut state = gather_tensors(initial, &order);
+    let packed_initial = gather_tensors(initial, &order);
+    let mut state = packed_initial.clone();
     let mut outputs = Vec::with_capacity(inputs.len());
+    let mut nexts = Vec::with_capacity(steps);
     let mut caches = Vec::with_capacity(steps);
     let mut offset = 0;
     for &n in &active {
@@ -144,6 +150,7 @@ pub fn unroll_lengths<T: Scalar, C: Cell<T>>(
             .get(C::OUTPUT)
             .map_or_else(|| DMatrix::zeros(0, batch), |m| scatter(m, &order[..n], batch));
         outputs.push(output);
+        nexts.push(next);
         caches.push(cache);
         offset += n;
     }
@@ -156,6 +163,8 @@ pub fn unroll_lengths<T: Scalar, C: Cell<T>>(
         order,
         active,
         wide_input,
+        initial: packed_initial,
+        nexts,
         caches,
     })
 }
@@ -207,7 +216,16 @@ pub fn bptt_lengths<T: Scalar, C: Cell<T>>(
                 *target += g;
             }
         }
-        let (d_prev, d_projection) = cell.step_backward(&trajectory.caches[t], &d_next, &mut grad)?;
+        // Lengths do not increase, so the state before step t is a prefix of the one after
+        // step t - 1.
+        let before = prefix(t.checked_sub(1).map_or(&trajectory.initial, |s| &trajectory.nexts[s]), n);
+        let saved = Saved {
+            state: &before,
+            next: &trajectory.nexts[t],
+            cache: &trajectory.caches[t],
+            column: 0,
+        };
+        let (d_prev, d_projection) = cell.step_backward(saved, &d_next, &mut grad)?;
         set_prefix(&mut carry, &d_prev);
         for k in 0..C::Projection::NAMES.len() {
             if let (Some(wide), Some(d)) = (wide_d_projection.get_mut(k), d_projection.get(k)) {
