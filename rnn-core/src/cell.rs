@@ -157,7 +157,14 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
             Self::Projection::from_fn(|k| nalgebra::DMatrix::zeros(self.projection_rows(k), batch));
         let mut workspace = self.workspace(batch, 1);
         let saved = Saved { column: 0, ..saved };
-        self.step_backward_into(saved, d_next, &mut d_prev, &mut d_projection, grad, &mut workspace)?;
+        self.step_backward_into(
+            saved,
+            d_next,
+            &mut d_prev,
+            &mut d_projection,
+            grad,
+            &mut workspace,
+        )?;
         self.flush_grad(&mut workspace, grad)?;
         Ok((d_prev, d_projection))
     }
@@ -193,7 +200,7 @@ impl<S, K> Clone for Saved<'_, S, K> {
 impl<S, K> Copy for Saved<'_, S, K> {}
 
 /// The batch of a one-step call: the state's columns, which the projection must match.
-fn state_batch<T: Scalar, C: Cell<T> + ?Sized>(
+fn state_batch<T: Scalar, C: Cell<T>>(
     cell: &C,
     projection: &C::Projection,
     state: &C::State,

@@ -147,8 +147,15 @@ impl fmt::Display for Error {
                 write!(f, "tensor `{key}` holds {found}, the cell takes {expected}")
             }
             Error::Format { reason } => write!(f, "malformed weight file: {reason}"),
-            Error::Mismatch { what, expected, found } => {
-                write!(f, "the {what} was made for {found}, but this step needs {expected}")
+            Error::Mismatch {
+                what,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "the {what} was made for {found}, but this step needs {expected}"
+                )
             }
             Error::OutOfRange { what, range, found } => {
                 write!(f, "{what} is {found}, outside its range {range}")

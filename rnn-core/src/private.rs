@@ -243,7 +243,11 @@ pub fn matvec_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, w: &DMatr
 }
 
 /// `out ← Wᵀ dy` (`W x` has the batching of `x`, so `out` and `dy` have as many columns).
-pub fn matvec_t_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, w: &DMatrix<T>, dy: &impl Columns<T>) {
+pub fn matvec_t_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    w: &DMatrix<T>,
+    dy: &impl Columns<T>,
+) {
     let beta = if ACC { T::one() } else { T::zero() };
     as_view_mut(out).gemm_tr(T::one(), w, &as_view(dy), beta);
 }
@@ -279,7 +283,12 @@ pub fn defer_outer<T: Scalar>(
 /// [`defer_outer`], as one matrix product.
 pub fn flush_outer<T: Scalar>(out: &mut impl Target<T>, dys: &DMatrix<T>, xs_t: &DMatrix<T>, columns: usize) {
     if columns > 0 {
-        as_view_mut(out).gemm(T::one(), &dys.columns(0, columns), &xs_t.rows(0, columns), T::one());
+        as_view_mut(out).gemm(
+            T::one(),
+            &dys.columns(0, columns),
+            &xs_t.rows(0, columns),
+            T::one(),
+        );
     }
 }
 
@@ -299,7 +308,11 @@ pub fn concat_to<T: Scalar>(out: &mut impl Target<T>, parts: &[View<'_, T>]) {
 
 /// `out ← rows offset .. offset + out.rows() of source` (a block of a split, or the adjoint
 /// of one part of a concatenation).
-pub fn rows_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, source: &impl Columns<T>, offset: usize) {
+pub fn rows_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    source: &impl Columns<T>,
+    offset: usize,
+) {
     let (rows, src_rows, src_cols, src) = (out.rows(), source.rows(), source.cols(), source.data());
     let cols = src_cols.max(out.cols());
     for_columns::<T, ACC>(out, cols, |o, add, j| {
@@ -313,14 +326,23 @@ pub fn rows_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, source: &im
 }
 
 /// `out ← block index of source` (rows cut into blocks of `out`'s height: a `split`).
-pub fn split_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, source: &impl Columns<T>, index: usize) {
+pub fn split_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    source: &impl Columns<T>,
+    index: usize,
+) {
     let offset = index * out.rows();
     rows_to::<T, ACC>(out, source, offset);
 }
 
 /// `out[block index of parts] ← d` (the adjoint of a split); without `ACC`, the other blocks
 /// are zeroed.
-pub fn block_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, d: &impl Columns<T>, index: usize, parts: usize) {
+pub fn block_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    d: &impl Columns<T>,
+    index: usize,
+    parts: usize,
+) {
     let rows = out.rows();
     let size = rows / parts;
     let (d_cols, d_data) = (d.cols(), d.data());

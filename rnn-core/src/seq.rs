@@ -182,8 +182,8 @@ pub(crate) fn check_sequence<T: Scalar, C: Cell<T>>(
         None,
     )?;
     for (t, x) in inputs.iter().enumerate() {
-        crate::tensors::check_tensors(
-            &format!("input at step {t} of {}", C::NAME),
+        crate::tensors::check_tensors_lazy(
+            || format!("input at step {t} of {}", C::NAME),
             x,
             |k| cell.input_rows(k),
             Some(batch),
@@ -227,7 +227,14 @@ pub fn run<T: Scalar, C: Cell<T>>(
     for t in 0..inputs.len() {
         let (done, rest) = states.split_at_mut(t);
         let previous = done.last().unwrap_or(initial);
-        cell.step_into(&projection, t * batch, previous, &mut rest[0], None, &mut workspace)?;
+        cell.step_into(
+            &projection,
+            t * batch,
+            previous,
+            &mut rest[0],
+            None,
+            &mut workspace,
+        )?;
     }
     Ok(states)
 }
@@ -265,7 +272,14 @@ pub fn unroll_with<T: Scalar, C: Cell<T>>(
     for t in 0..inputs.len() {
         let (done, rest) = states.split_at_mut(t + 1);
         let next = &mut rest[0];
-        cell.step_into(&projection, t * batch, &done[t], next, Some(&mut caches[t]), &mut workspace)?;
+        cell.step_into(
+            &projection,
+            t * batch,
+            &done[t],
+            next,
+            Some(&mut caches[t]),
+            &mut workspace,
+        )?;
         if options.check_finite {
             check_tensors_finite(next, |name| format!("state `{name}` after step {}", t + 1))?;
         }
@@ -298,7 +312,14 @@ pub(crate) fn unroll_shared<T: Scalar, C: Cell<T>>(
     let mut workspace = cell.workspace(batch, 0);
     for t in 0..steps {
         let (done, rest) = states.split_at_mut(t + 1);
-        cell.step_into(&projection, 0, &done[t], &mut rest[0], Some(&mut caches[t]), &mut workspace)?;
+        cell.step_into(
+            &projection,
+            0,
+            &done[t],
+            &mut rest[0],
+            Some(&mut caches[t]),
+            &mut workspace,
+        )?;
     }
     Ok(Trajectory {
         states,
@@ -436,8 +457,8 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
     }
     let batch = trajectory.batch;
     for (t, d) in d_states.iter().enumerate() {
-        crate::tensors::check_tensors(
-            &format!("state adjoint at step {t} of {}", C::NAME),
+        crate::tensors::check_tensors_lazy(
+            || format!("state adjoint at step {t} of {}", C::NAME),
             d,
             |k| cell.state_rows(k),
             Some(batch),

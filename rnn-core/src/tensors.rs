@@ -101,6 +101,16 @@ pub fn check_tensors<T: Scalar, X: Tensors<T>>(
     rows: impl Fn(usize) -> usize,
     expected_batch: Option<usize>,
 ) -> Result<usize, Error> {
+    check_tensors_lazy(|| what.to_owned(), tensors, rows, expected_batch)
+}
+
+/// [`check_tensors`] with the description made only on error (checks in loops).
+pub(crate) fn check_tensors_lazy<T: Scalar, X: Tensors<T>>(
+    what: impl Fn() -> String,
+    tensors: &X,
+    rows: impl Fn(usize) -> usize,
+    expected_batch: Option<usize>,
+) -> Result<usize, Error> {
     let mut batch = expected_batch;
     for (k, name) in X::NAMES.iter().enumerate() {
         let Some(m) = tensors.get(k) else { continue };
@@ -108,7 +118,7 @@ pub fn check_tensors<T: Scalar, X: Tensors<T>>(
         let expected = (rows(k), b);
         if m.shape() != expected {
             return Err(Error::Shape {
-                what: format!("{what} `{name}`"),
+                what: format!("{} `{name}`", what()),
                 expected,
                 found: m.shape(),
             });
@@ -117,7 +127,7 @@ pub fn check_tensors<T: Scalar, X: Tensors<T>>(
     let batch = batch.unwrap_or(0);
     if batch == 0 {
         return Err(Error::Length {
-            what: format!("batch size of {what}"),
+            what: format!("batch size of {}", what()),
             expected: 1,
             found: 0,
         });

@@ -414,7 +414,14 @@ fn in_place_steps_reject_workspaces_caches_and_columns_made_for_something_else()
     let mut workspace = cell.workspace(2, 1);
     let mut small_cache = cell.new_cache(1);
     let err = cell
-        .step_into(&projection, 0, &state, &mut next, Some(&mut small_cache), &mut workspace)
+        .step_into(
+            &projection,
+            0,
+            &state,
+            &mut next,
+            Some(&mut small_cache),
+            &mut workspace,
+        )
         .unwrap_err();
     mismatch(err, "cache of Elman", "batch 2", "batch 1");
 
@@ -423,8 +430,15 @@ fn in_place_steps_reject_workspaces_caches_and_columns_made_for_something_else()
         .step_into(&projection, 3, &state, &mut next, None, &mut workspace)
         .unwrap_err();
     match err {
-        Error::Length { what, expected, found } => {
-            assert!(what.contains("projection of Elman") && what.contains("column 3"), "{what}");
+        Error::Length {
+            what,
+            expected,
+            found,
+        } => {
+            assert!(
+                what.contains("projection of Elman") && what.contains("column 3"),
+                "{what}"
+            );
             assert_eq!((expected, found), (5, 4));
         }
         other => panic!("expected a column range error, got {other:?}"),

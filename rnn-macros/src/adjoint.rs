@@ -193,7 +193,6 @@ pub fn value_var(n: NodeId) -> proc_macro2::Ident {
     format_ident!("v{}", n)
 }
 
-
 /// Where a leaf's value lives, in any generated method.
 pub fn leaf_place(
     ir: &CellIr,
@@ -257,7 +256,12 @@ pub fn forward_code(ir: &CellIr, members: &[NodeId], place: &dyn Fn(NodeId) -> T
     let mut code = TokenStream::new();
     for &m in members {
         let node = &ir.nodes[m];
-        let args: Vec<Val> = node.op.operands().into_iter().map(|o| val(ir, o, place(o))).collect();
+        let args: Vec<Val> = node
+            .op
+            .operands()
+            .into_iter()
+            .map(|o| val(ir, o, place(o)))
+            .collect();
         let kernel = ops::forward(&node.op, &args, &ir.funcs);
         code.extend(ops::emit(&kernel, &val(ir, m, place(m)), false));
     }

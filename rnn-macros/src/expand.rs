@@ -372,7 +372,11 @@ fn emit(ir: &CellIr) -> TokenStream {
             Kind::Scalar | Kind::Error => quote!(#rt::lit::<T>(0.0)),
             _ => {
                 let rows = rows_of(kind, &dims);
-                let cols = if batched(n) { quote!(#batch) } else { quote!(1usize) };
+                let cols = if batched(n) {
+                    quote!(#batch)
+                } else {
+                    quote!(1usize)
+                };
                 quote!(#rt::zeros(#rows, #cols))
             }
         }
@@ -472,7 +476,12 @@ fn emit(ir: &CellIr) -> TokenStream {
             .members
             .iter()
             .copied()
-            .chain(plan.proj.leaves.iter().filter_map(|(&n, leaf)| matches!(leaf, Leaf::InputIn(_)).then_some(n)))
+            .chain(
+                plan.proj
+                    .leaves
+                    .iter()
+                    .filter_map(|(&n, leaf)| matches!(leaf, Leaf::InputIn(_)).then_some(n)),
+            )
             .filter(|&n| ir.nodes[n].active && proj_written.contains(&n))
             .map(|n| (n, adjoint_var(n))),
     );

@@ -25,7 +25,6 @@ struct HandElman {
     fault: Fault,
 }
 
-
 impl ParamSet<f64> for HandElman {
     fn visit(&self, f: impl FnMut(&'static str, &[usize], &[f64])) {
         self.inner.visit(f)
@@ -111,7 +110,12 @@ impl Cell<f64> for HandElman {
         _workspace: &mut (),
     ) -> Result<(), Error> {
         let batch = state.h.ncols();
-        let step = ElmanProjection::from_fn(|k| proj.get(k).expect("one projection").columns(column, batch).into_owned());
+        let step = ElmanProjection::from_fn(|k| {
+            proj.get(k)
+                .expect("one projection")
+                .columns(column, batch)
+                .into_owned()
+        });
         *next = self.inner.step(&step, state)?;
         Ok(())
     }

@@ -218,7 +218,11 @@ pub fn bptt_lengths<T: Scalar, C: Cell<T>>(
         }
         // Lengths do not increase, so the state before step t is a prefix of the one after
         // step t - 1.
-        let before = prefix(t.checked_sub(1).map_or(&trajectory.initial, |s| &trajectory.nexts[s]), n);
+        let before = prefix(
+            t.checked_sub(1)
+                .map_or(&trajectory.initial, |s| &trajectory.nexts[s]),
+            n,
+        );
         let saved = Saved {
             state: &before,
             next: &trajectory.nexts[t],
