@@ -16,17 +16,28 @@
 //! [`Cell::project_backward`] call after it.
 //!
 //! # Memory
-//! A [`Trajectory`] keeps, per step, the cell's cache ([`Cell::cache_len`] numbers), the new
-//! state and the step's input, plus the cache and state structs: memory is linear in `T`, and
-//! the loops are iterative (no stack growth at any `T`; `T = 100 000` is a test). Measured with a
-//! counting allocator at `H = 32, I = 16, B = 1` in f64 (`rnn-core/tests/long_sequence.rs`, which
-//! asserts these to the byte):
+//! A [`Trajectory`] keeps, per step, the new state, the step's input and the cell's cache
+//! ([`Cell::cache_len`] numbers: what the backward step reads besides the old and new states,
+//! which it takes from the trajectory rather than keeping twice), plus the cache and state
+//! structs: memory is linear in `T`, and the loops are iterative (no stack growth at any `T`;
+//! `T = 100 000` is a test). Measured with a counting allocator at `H = 32, I = 16, B = 1` in
+//! f64 (`rnn-core/tests/long_sequence.rs`, which asserts these to the byte):
 //!
-//! | cell | bytes per step |
-//! |---|---|
-//! | `Elman` | 1024 |
-//! | `Gru` | 2208 |
-//! | `Lstm` | 2800 |
+//! | cell | cache (numbers) | bytes per step |
+//! |---|---|---|
+//! | `Elman` | 0 (`h_t` is the new state) | 448 |
+//! | `Gru` | 5·H·B (`r`, `z`, `1 − z`, `n`, `W_hn h + b_hn`) | 1928 |
+//! | `Lstm` | 5·H·B (`i`, `f`, `g`, `o`, `tanh c_t`) | 2224 |
+//!
+//! # No allocation in the time loop
+//! [`run`], [`unroll`], [`bptt`] (and everything built on them: [`bptt_truncated`], the
+//! layers, stacks, bidirectional runs, one-to-many, TBPTT windows) allocate their results and
+//! one workspace ([`Cell::workspace`]) before the loop, then step in place
+//! ([`Cell::step_into`], [`Cell::step_backward_into`]): the loop itself allocates nothing
+//! (`rnn-core/tests/allocations.rs` counts). The backward loop defers the recurrent weight
+//! gradients `Σ_t δ_t h_{t-1}ᵀ` into the workspace and forms them as one matrix product per
+//! weight after the loop (or per 4096 columns). The decoder and the packed (variable-length)
+//! drivers still use the allocating one-step calls.
 
 use crate::{Cell, Error, ParamSet, Saved, Scalar, Tensors};
 use nalgebra::DMatrix;

@@ -8,8 +8,16 @@
 //!
 //! For each graph this module emits the forward evaluation and the reverse sweep: nodes are
 //! visited in reverse evaluation order and each active node hands its adjoint to its operands
-//! through the rules of [`crate::ops`]. The values those rules read are the step's cache;
-//! parameter-only values are recomputed instead of cached.
+//! through the rules of [`crate::ops`]. Every value and adjoint is written into a place sized
+//! once (the caller, `crate::expand`, says where each node lives: a workspace field, the cache,
+//! the new state, a gradient), so a step allocates nothing. The first contribution to a
+//! workspace adjoint overwrites it, later ones add; gradients and projection adjoints always add.
+//!
+//! What the rules read is the step's cache, except the old state (the drivers keep it), the
+//! new states (read back from the new state) and parameter-only values (recomputed). The
+//! weight gradient `dy xᵀ` of a product `W * x` with a batched `x` is not formed per step: the
+//! step stores `dy` and `x` in the workspace and a flush forms `Σ_t dy_t x_tᵀ` as one matrix
+//! product.
 
 use crate::ir::{CellIr, Dep, Kind, NodeId, Op};
 use crate::ops::{self, Kernel, Need, Val};

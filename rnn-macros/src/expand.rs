@@ -703,7 +703,7 @@ fn emit(ir: &CellIr) -> TokenStream {
         "The state-independent part of a step of [`{name}`] (computed for all time steps at once by the drivers)."
     ));
     let cache_doc = doc(format!(
-        "What the backward step of [`{name}`] reads from its forward step: {} matrices of `rows × B` ({}).",
+        "What the backward step of [`{name}`] reads from its forward step besides the old and new states: {} matrices of `rows × B` ({}).",
         plan.cached.len(),
         if cache_texts.is_empty() {
             "none".to_owned()

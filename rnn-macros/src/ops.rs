@@ -29,7 +29,8 @@ use crate::ir::{Builtin, Func, Kind, Op};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// A value in generated code: a place expression (`v3`, `self.w`, `cache.v3`) and its kind.
+/// A value in generated code: a place expression (`ws.v3`, `self.w`, `cache.v3`, `next.h`)
+/// and its kind.
 #[derive(Clone)]
 pub struct Val {
     pub place: TokenStream,
