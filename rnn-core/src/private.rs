@@ -1,7 +1,8 @@
 //! Runtime kernels called by the code `recurrent!` generates. Not a stable API: the macro and
 //! this module change together.
 
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector, Dyn, MatrixView};
+use std::any::TypeId;
 
 pub use crate::activation::{exp, identity, relu, sigmoid, softplus, tanh};
 pub use crate::tensors::check_tensors;
@@ -249,8 +250,26 @@ pub fn matvec_t_to<T: Scalar, const ACC: bool>(
     dy: &impl Columns<T>,
 ) {
     let beta = if ACC { T::one() } else { T::zero() };
-    as_view_mut(out).gemm_tr(T::one(), w, &as_view(dy), beta);
+    let (rows, cols) = w.shape();
+    let blocked = [rows, cols, dy.cols()].iter().all(|&n| n > NALGEBRA_SMALL_DIM);
+    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    if blocked && float {
+        // nalgebra's `gemm_tr` is one matrix–vector product per column, reading `W` once per
+        // column; `Wᵀ` as a strided view (no copy) sends the product to the blocked GEMM. Only
+        // where nalgebra does send it there (f32/f64, every dimension above its threshold):
+        // its column-by-column fallback does not index row-strided views correctly.
+        let w_t =
+            MatrixView::<T, Dyn, Dyn, Dyn, Dyn>::from_slice_with_strides(w.as_slice(), cols, rows, rows, 1);
+        as_view_mut(out).gemm(T::one(), &w_t, &as_view(dy), beta);
+    } else {
+        // Few columns: dot products down the contiguous columns of `W` are the fast path.
+        as_view_mut(out).gemm_tr(T::one(), w, &as_view(dy), beta);
+    }
 }
+
+/// nalgebra sends products whose every dimension exceeds this to the blocked GEMM
+/// (`matrixmultiply`), and computes the others column by column.
+const NALGEBRA_SMALL_DIM: usize = 5;
 
 /// `out += dy xᵀ`, summed over the columns (the weight gradient of `W x`).
 pub fn outer_to<T: Scalar>(out: &mut impl Target<T>, dy: &impl Columns<T>, x: &impl Columns<T>) {
@@ -484,3 +503,30 @@ pub fn uniform<T: Scalar>(rng: &mut crate::SplitMix64, bound: f64) -> T {
 }
 
 pub use crate::rng::SplitMix64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposed_products_agree_on_both_paths() {
+        // Above and below nalgebra's threshold, f64 and f32, overwrite and add.
+        for (rows, cols, batch) in [(8, 7, 6), (12, 9, 33), (3, 4, 8), (8, 7, 1)] {
+            let w = DMatrix::from_fn(rows, cols, |i, j| ((3 * i + 7 * j) as f64 * 0.37).sin());
+            let dy = DMatrix::from_fn(rows, batch, |i, j| ((5 * i + j) as f64 * 0.11).cos());
+            let expected = w.transpose() * &dy;
+            let mut out = DMatrix::from_element(cols, batch, f64::NAN);
+            matvec_t_to::<f64, false>(&mut out, &w, &dy);
+            assert!((&out - &expected).amax() < 1e-12, "{rows}×{cols}, batch {batch}");
+            matvec_t_to::<f64, true>(&mut out, &w, &dy);
+            assert!(
+                (&out - 2.0 * &expected).amax() < 1e-12,
+                "{rows}×{cols}, batch {batch}, adding"
+            );
+            let (w32, dy32) = (w.map(|x| x as f32), dy.map(|x| x as f32));
+            let mut out32 = DMatrix::zeros(cols, batch);
+            matvec_t_to::<f32, false>(&mut out32, &w32, &dy32);
+            assert!((out32.map(f64::from) - &expected).amax() < 1e-5);
+        }
+    }
+}
