@@ -4,13 +4,14 @@
 //!
 //! * In-place steps (`Cell::step_into`, `Cell::step_backward_into`, `Cell::flush_grad`) at
 //!   `B = 1`: zero allocations per step after the workspace, caches and states exist, for
-//!   built-in cells and a user-declared one, f32 and f64, including the flushes of deferred
-//!   weight products.
+//!   built-in cells and a user-declared one, f32 and f64, including flushes of deferred weight
+//!   products (of 3 steps here).
 //! * The drivers (`seq::run`, `seq::unroll`, `seq::bptt`): the only allocations that grow with
 //!   `T` are what they return (states, caches, input gradients), allocated before the loop.
 //!
-//! At `B > 1` nalgebra hands the larger matrix products to `matrixmultiply`, which allocates
-//! its packing buffer inside each call; see `benches/README.md`.
+//! Products whose every dimension exceeds 5 (the recurrent product at `B > 5`, flushes of more
+//! than 5 columns) nalgebra hands to `matrixmultiply`, which allocates its packing buffer inside
+//! each call; see `benches/README.md`.
 
 use nalgebra::DMatrix;
 use rnn_core::cells::{Elman, ElmanDims, Gru, GruDims, Lstm, LstmDims, PeepholeLstm, PeepholeLstmDims};
