@@ -9,12 +9,16 @@ use crate::{Error, ParamSet, Scalar, Tensors};
 /// * [`Cell::project`]: the part that depends on the input and on no state, e.g.
 ///   `w_ih x + b`. Its input may have any number of columns, so drivers pass all time steps
 ///   side by side (`I × (T·B)`) and pay one matrix product for the whole sequence;
-/// * [`Cell::step`]: the recurrent part, from the step's projection and the previous state.
+/// * [`Cell::step_into`]: the recurrent part, from the step's columns of the projection and
+///   the previous state, written in place into buffers made once ([`Cell::workspace`],
+///   [`Cell::new_cache`], the next state).
 ///
-/// Backward mirrors it: [`Cell::step_backward`] turns the adjoint of the new state into the
-/// adjoint of the old state and of the projection (accumulating parameter gradients), and
+/// Backward mirrors it: [`Cell::step_backward_into`] turns the adjoint of the new state into
+/// the adjoint of the old state and of the projection (accumulating parameter gradients; the
+/// weight products' gradients wait in the workspace for [`Cell::flush_grad`]), and
 /// [`Cell::project_backward`] turns projection adjoints into input adjoints and parameter
-/// gradients, once for the whole sequence.
+/// gradients, once for the whole sequence. [`Cell::step`], [`Cell::step_cached`] and
+/// [`Cell::step_backward`] are allocating one-step versions for occasional use.
 ///
 /// Every method checks the shapes it is given and returns [`Error`] naming both shapes.
 pub trait Cell<T: Scalar>: ParamSet<T> {

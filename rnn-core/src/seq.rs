@@ -11,7 +11,7 @@
 //! ```
 //!
 //! where `∂⁺` is the immediate partial with `s_{t-1}` held fixed. Each `(∂s_t/∂·)ᵀ δ_t` is one
-//! call of the generated [`Cell::step_backward`]. The state-independent projection of all steps
+//! call of the generated [`Cell::step_backward_into`]. The state-independent projection of all steps
 //! is computed by one [`Cell::project`] call before the loop and differentiated by one
 //! [`Cell::project_backward`] call after it.
 //!

@@ -53,6 +53,26 @@ impl Flat {
         });
         self
     }
+    /// Parameters, initial state, then every step's input gradient.
+    fn sequence<C: Cell<f64>>(&mut self, grads: &seq::SequenceGrad<f64, C>) -> &mut Self {
+        self.params(&grads.params).tensors(&grads.initial_state);
+        grads.inputs.iter().for_each(|x| {
+            self.tensors(x);
+        });
+        self
+    }
+}
+
+/// `xs` lifted to `S`, each then overwritten from `reader` (the variables of one objective).
+fn read_lifted<S: Scalar, X: Tensors<f64>, Y: Tensors<S>>(
+    reader: &mut FlatReader<'_, S>,
+    xs: &[X],
+) -> Result<Vec<Y>, Error> {
+    let mut lifted: Vec<Y> = xs.iter().map(lift_tensors).collect();
+    for x in &mut lifted {
+        reader.tensors(x)?;
+    }
+    Ok(lifted)
 }
 
 fn random(rng: &mut SplitMix64, rows: usize, cols: usize) -> DMatrix<f64> {
@@ -187,10 +207,7 @@ impl Objective for ManyToOne {
         let mut reader = FlatReader::new(x);
         let mut cell = self.cell.retype(S::of_f64);
         reader.params(&mut cell)?;
-        let mut inputs: Vec<ElmanInput<S>> = self.inputs.iter().map(lift_tensors).collect();
-        for x in &mut inputs {
-            reader.tensors(x)?;
-        }
+        let inputs: Vec<ElmanInput<S>> = read_lifted(&mut reader, &self.inputs)?;
         let mut initial: rnn_core::cells::ElmanState<S> = lift_tensors(&self.initial);
         reader.tensors(&mut initial)?;
         let states = seq::run(&cell, &initial, &inputs)?;
@@ -395,10 +412,7 @@ impl Objective for Seq2Seq {
         reader.params(&mut model.decoder.readout)?;
         let mut initial: rnn_core::cells::GruState<S> = lift_tensors(&self.initial);
         reader.tensors(&mut initial)?;
-        let mut inputs: Vec<GruInput<S>> = self.inputs.iter().map(lift_tensors).collect();
-        for x in &mut inputs {
-            reader.tensors(x)?;
-        }
+        let inputs: Vec<GruInput<S>> = read_lifted(&mut reader, &self.inputs)?;
         let mut start = lift(&self.start);
         reader.matrix(&mut start)?;
         let mut targets: Vec<DMatrix<S>> = self.targets.iter().map(lift).collect();
@@ -483,10 +497,7 @@ impl Objective for Lengths {
         let d_states = drivers::output_adjoints(&self.cell, &self.g)?;
         let grads = drivers::bptt_lengths(&self.cell, &trajectory, &d_states, &self.r)?;
         let mut flat = Flat::default();
-        flat.params(&grads.params).tensors(&grads.initial_state);
-        grads.inputs.iter().for_each(|x| {
-            flat.tensors(x);
-        });
+        flat.sequence(&grads);
         Ok(flat.0)
     }
     fn value<S: Scalar>(&self, x: &[S]) -> Result<S, Error> {
@@ -495,10 +506,7 @@ impl Objective for Lengths {
         reader.params(&mut cell)?;
         let mut initial: rnn_core::cells::LstmState<S> = lift_tensors(&self.initial);
         reader.tensors(&mut initial)?;
-        let mut inputs: Vec<LstmInput<S>> = self.inputs.iter().map(lift_tensors).collect();
-        for x in &mut inputs {
-            reader.tensors(x)?;
-        }
+        let inputs: Vec<LstmInput<S>> = read_lifted(&mut reader, &self.inputs)?;
         let run = drivers::unroll_lengths(&cell, &initial, &inputs, &self.lengths)?;
         let mut total = dot_tensors(&run.final_state, &lift_tensors(&self.r));
         for (y, g) in run.outputs.iter().zip(&self.g) {
@@ -585,10 +593,7 @@ impl Objective for TruncatedWindow {
         assert_eq!(window.rerun, self.rerun);
         let grads = window.backward(&self.cell, &self.r)?;
         let mut flat = Flat::default();
-        flat.params(&grads.params).tensors(&grads.initial_state);
-        grads.inputs.iter().for_each(|x| {
-            flat.tensors(x);
-        });
+        flat.sequence(&grads);
         Ok(flat.0)
     }
     fn value<S: Scalar>(&self, x: &[S]) -> Result<S, Error> {
@@ -597,10 +602,7 @@ impl Objective for TruncatedWindow {
         reader.params(&mut cell)?;
         let mut first: rnn_core::cells::GruState<S> = lift_tensors(&self.first);
         reader.tensors(&mut first)?;
-        let mut inputs: Vec<GruInput<S>> = self.inputs.iter().map(lift_tensors).collect();
-        for x in &mut inputs {
-            reader.tensors(x)?;
-        }
+        let inputs: Vec<GruInput<S>> = read_lifted(&mut reader, &self.inputs)?;
         let states = seq::run(&cell, &first, &inputs)?;
         Ok(states[self.rerun..]
             .iter()
