@@ -106,6 +106,7 @@ pub mod dense;
 pub mod drivers;
 mod error;
 pub mod esn;
+pub mod gemm;
 pub mod init;
 pub mod layers;
 pub mod loss;
@@ -114,6 +115,7 @@ mod rng;
 mod scalar;
 pub mod seq;
 mod tensors;
+pub mod vmath;
 pub mod weights;
 
 #[doc(hidden)]

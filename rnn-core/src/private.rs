@@ -1,11 +1,12 @@
 //! Runtime kernels called by the code `recurrent!` generates. Not a stable API: the macro and
 //! this module change together.
 
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector, Dyn, MatrixView};
-use std::any::TypeId;
+use crate::gemm::{self, Mat, MatMut};
+use nalgebra::{DMatrix, DVector};
 
-pub use crate::activation::{exp, identity, relu, sigmoid, softplus, tanh};
+pub use crate::activation::{identity, relu, softplus};
 pub use crate::tensors::check_tensors;
+pub use crate::vmath::{exp, sigmoid, tanh};
 pub use crate::{Activation, Cell, Error, ParamSet, Saved, Scalar, Tensors};
 pub use nalgebra;
 
@@ -111,15 +112,6 @@ pub fn columns_mut<T: Scalar>(m: &mut DMatrix<T>, start: usize, count: usize) ->
     }
 }
 
-fn as_view<T: Scalar>(c: &impl Columns<T>) -> DMatrixView<'_, T> {
-    DMatrixView::from_slice(c.data(), c.rows(), c.cols())
-}
-
-fn as_view_mut<T: Scalar>(t: &mut impl Target<T>) -> DMatrixViewMut<'_, T> {
-    let (rows, cols) = (t.rows(), t.cols());
-    DMatrixViewMut::from_slice(t.data_mut(), rows, cols)
-}
-
 /// A DSL literal as `T`.
 pub fn lit<T: Scalar>(value: f64) -> T {
     T::of_f64(value)
@@ -160,6 +152,7 @@ impl<T: Scalar> Target<T> for ViewMut<'_, T> {
 // many, the columns are summed into it (the adjoint of a broadcast).
 
 /// The column of a (possibly broadcast) operand read for batch column `j`.
+#[inline(always)]
 fn column_of<T>(data: &[T], cols: usize, rows: usize, j: usize) -> &[T] {
     let c = if cols > 1 { j } else { 0 };
     &data[c * rows..(c + 1) * rows]
@@ -167,6 +160,7 @@ fn column_of<T>(data: &[T], cols: usize, rows: usize, j: usize) -> &[T] {
 
 /// Runs `f(out column, accumulate, j)` for every batch column `j` of the operation; the flag
 /// says whether that column adds (always after the first column of a reduction).
+#[inline(always)]
 fn for_columns<T, const ACC: bool>(
     out: &mut impl Target<T>,
     cols: usize,
@@ -181,22 +175,28 @@ fn for_columns<T, const ACC: bool>(
     }
 }
 
-/// `out ← f(a)` entry by entry.
+/// `out ← f(a)` entry by entry (compiled for the SIMD width of the machine, so that
+/// element-wise `f` such as [`crate::vmath`]'s run vectorised).
 #[inline]
 pub fn map_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, a: &impl Columns<T>, f: impl Fn(T) -> T) {
     let (rows, a_cols, a_data) = (a.rows(), a.cols(), a.data());
     let cols = a_cols.max(out.cols());
-    for_columns::<T, ACC>(out, cols, |o, add, j| {
-        let x = column_of(a_data, a_cols, rows, j);
-        if add {
-            o.iter_mut().zip(x).for_each(|(o, &x)| *o += f(x));
-        } else {
-            o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
-        }
-    });
+    pulp::Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            for_columns::<T, ACC>(out, cols, |o, add, j| {
+                let x = column_of(a_data, a_cols, rows, j);
+                if add {
+                    o.iter_mut().zip(x).for_each(|(o, &x)| *o += f(x));
+                } else {
+                    o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+                }
+            })
+        },
+    );
 }
 
-/// `out ← f(a, b)` entry by entry.
+/// `out ← f(a, b)` entry by entry (vectorised as [`map_to`]).
 #[inline]
 pub fn zip_to<T: Scalar, const ACC: bool>(
     out: &mut impl Target<T>,
@@ -207,16 +207,21 @@ pub fn zip_to<T: Scalar, const ACC: bool>(
     let rows = a.rows();
     let (a_cols, a_data, b_cols, b_data) = (a.cols(), a.data(), b.cols(), b.data());
     let cols = a_cols.max(b_cols).max(out.cols());
-    for_columns::<T, ACC>(out, cols, |o, add, j| {
-        let x = column_of(a_data, a_cols, rows, j);
-        let y = column_of(b_data, b_cols, rows, j);
-        let pairs = o.iter_mut().zip(x.iter().zip(y));
-        if add {
-            pairs.for_each(|(o, (&x, &y))| *o += f(x, y));
-        } else {
-            pairs.for_each(|(o, (&x, &y))| *o = f(x, y));
-        }
-    });
+    pulp::Arch::new().dispatch(
+        #[inline(always)]
+        || {
+            for_columns::<T, ACC>(out, cols, |o, add, j| {
+                let x = column_of(a_data, a_cols, rows, j);
+                let y = column_of(b_data, b_cols, rows, j);
+                let pairs = o.iter_mut().zip(x.iter().zip(y));
+                if add {
+                    pairs.for_each(|(o, (&x, &y))| *o += f(x, y));
+                } else {
+                    pairs.for_each(|(o, (&x, &y))| *o = f(x, y));
+                }
+            })
+        },
+    );
 }
 
 /// Σ f(a) over every entry (the adjoint of broadcasting a scalar).
@@ -237,10 +242,20 @@ pub fn sum_zip<T: Scalar>(a: &impl Columns<T>, b: &impl Columns<T>, f: impl Fn(T
     total
 }
 
-/// `out ← W x` for a batch of columns `x` (one matrix product).
+/// `out` as the result of a product (its shape holds by construction).
+fn result_of<T: Scalar>(out: &mut impl Target<T>) -> MatMut<'_, T> {
+    let (rows, cols) = (out.rows(), out.cols());
+    MatMut::col_major(out.data_mut(), rows, cols).expect("a kernel's output has its storage")
+}
+
+/// A column-major operand.
+fn operand<T: Scalar>(c: &impl Columns<T>) -> Mat<'_, T> {
+    Mat::col_major(c.data(), c.rows(), c.cols()).expect("a kernel's operand has its storage")
+}
+
+/// `out ← W x` for a batch of columns `x` (one matrix product, allocation-free: `gemm`).
 pub fn matvec_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, w: &DMatrix<T>, x: &impl Columns<T>) {
-    let beta = if ACC { T::one() } else { T::zero() };
-    as_view_mut(out).gemm(T::one(), w, &as_view(x), beta);
+    gemm::product(result_of(out), operand(w), operand(x), ACC);
 }
 
 /// `out ← Wᵀ dy` (`W x` has the batching of `x`, so `out` and `dy` have as many columns).
@@ -249,31 +264,12 @@ pub fn matvec_t_to<T: Scalar, const ACC: bool>(
     w: &DMatrix<T>,
     dy: &impl Columns<T>,
 ) {
-    let beta = if ACC { T::one() } else { T::zero() };
-    let (rows, cols) = w.shape();
-    let blocked = [rows, cols, dy.cols()].iter().all(|&n| n > NALGEBRA_SMALL_DIM);
-    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-    if blocked && float {
-        // nalgebra's `gemm_tr` is one matrix–vector product per column, reading `W` once per
-        // column; `Wᵀ` as a strided view (no copy) sends the product to the blocked GEMM. Only
-        // where nalgebra does send it there (f32/f64, every dimension above its threshold):
-        // its column-by-column fallback does not index row-strided views correctly.
-        let w_t =
-            MatrixView::<T, Dyn, Dyn, Dyn, Dyn>::from_slice_with_strides(w.as_slice(), cols, rows, rows, 1);
-        as_view_mut(out).gemm(T::one(), &w_t, &as_view(dy), beta);
-    } else {
-        // Few columns: dot products down the contiguous columns of `W` are the fast path.
-        as_view_mut(out).gemm_tr(T::one(), w, &as_view(dy), beta);
-    }
+    gemm::product_tn(result_of(out), operand(w), operand(dy), ACC);
 }
-
-/// nalgebra sends products whose every dimension exceeds this to the blocked GEMM
-/// (`matrixmultiply`), and computes the others column by column.
-const NALGEBRA_SMALL_DIM: usize = 5;
 
 /// `out += dy xᵀ`, summed over the columns (the weight gradient of `W x`).
 pub fn outer_to<T: Scalar>(out: &mut impl Target<T>, dy: &impl Columns<T>, x: &impl Columns<T>) {
-    as_view_mut(out).gemm(T::one(), &as_view(dy), &as_view(x).transpose(), T::one());
+    gemm::product(result_of(out), operand(dy), operand(x).t(), true);
 }
 
 /// Stores one step's `dy` and `x` of a weight product in slot `slot` of the deferred buffers
@@ -302,11 +298,14 @@ pub fn defer_outer<T: Scalar>(
 /// [`defer_outer`], as one matrix product.
 pub fn flush_outer<T: Scalar>(out: &mut impl Target<T>, dys: &DMatrix<T>, xs_t: &DMatrix<T>, columns: usize) {
     if columns > 0 {
-        as_view_mut(out).gemm(
-            T::one(),
-            &dys.columns(0, columns),
-            &xs_t.rows(0, columns),
-            T::one(),
+        let (rows, cols) = (dys.nrows(), xs_t.ncols());
+        let dys = Mat::col_major(&dys.as_slice()[..rows * columns], rows, columns);
+        let xs = Mat::strided(xs_t.as_slice(), columns, cols, 1, xs_t.nrows());
+        gemm::product(
+            result_of(out),
+            dys.expect("the deferred buffers hold `columns` columns"),
+            xs.expect("the deferred buffers hold `columns` rows"),
+            true,
         );
     }
 }
@@ -510,8 +509,8 @@ mod tests {
 
     #[test]
     fn transposed_products_agree_on_both_paths() {
-        // Above and below nalgebra's threshold, f64 and f32, overwrite and add.
-        for (rows, cols, batch) in [(8, 7, 6), (12, 9, 33), (3, 4, 8), (8, 7, 1)] {
+        // Few columns (dot products) and many (packed panels of Wᵀ), f64 and f32, overwrite and add.
+        for (rows, cols, batch) in [(8, 7, 6), (12, 9, 33), (3, 4, 8), (8, 7, 1), (70, 300, 9)] {
             let w = DMatrix::from_fn(rows, cols, |i, j| ((3 * i + 7 * j) as f64 * 0.37).sin());
             let dy = DMatrix::from_fn(rows, batch, |i, j| ((5 * i + j) as f64 * 0.11).cos());
             let expected = w.transpose() * &dy;

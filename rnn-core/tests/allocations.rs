@@ -3,15 +3,15 @@
 //! counts are process-wide and tests run on parallel threads.
 //!
 //! * In-place steps (`Cell::step_into`, `Cell::step_backward_into`, `Cell::flush_grad`) at
-//!   `B = 1`: zero allocations per step after the workspace, caches and states exist, for
-//!   built-in cells and a user-declared one, f32 and f64, including flushes of deferred weight
-//!   products (of 3 steps here).
+//!   `B = 1, 8, 32`: zero allocations per step after the workspace, caches and states exist,
+//!   for built-in cells and a user-declared one, f32 and f64, including flushes of deferred
+//!   weight products (of 3 steps here).
 //! * The drivers (`seq::run`, `seq::unroll`, `seq::bptt`): the only allocations that grow with
 //!   `T` are what they return (states, caches, input gradients), allocated before the loop.
 //!
-//! Products whose every dimension exceeds 5 (the recurrent product at `B > 5`, flushes of more
-//! than 5 columns) nalgebra hands to `matrixmultiply`, which allocates its packing buffer inside
-//! each call; see `benches/README.md`.
+//! Every product inside the loop goes through `rnn_core::gemm`, which packs nothing and so
+//! needs no buffer (a blocked product that packs, as `matrixmultiply` does, allocates inside
+//! each call).
 
 use nalgebra::DMatrix;
 use rnn_core::cells::{Elman, ElmanDims, Gru, GruDims, Lstm, LstmDims, PeepholeLstm, PeepholeLstmDims};
@@ -58,10 +58,9 @@ fn inputs<T: Scalar, C: Cell<T>>(cell: &C, steps: usize, batch: usize) -> Vec<C:
 }
 
 /// Allocations of `steps` in-place forward steps (cached) then `steps` backward steps and the
-/// final flush, at batch 1, after one warm-up step of each. The workspace defers the weight
-/// products of 3 steps, so flushes happen inside the loop too.
-fn in_place_loop<T: Scalar, C: Cell<T>>(cell: &C, steps: usize) -> u64 {
-    let batch = 1;
+/// final flush, at batch `batch`, after one warm-up step of each. The workspace defers the
+/// weight products of 3 steps, so flushes happen inside the loop too.
+fn in_place_loop<T: Scalar, C: Cell<T>>(cell: &C, steps: usize, batch: usize) -> u64 {
     let wide = C::Input::from_fn(|k| {
         let blocks: Vec<DMatrix<T>> = inputs(cell, steps, batch)
             .iter()
@@ -173,22 +172,25 @@ fn the_time_loop_allocates_nothing() {
     let peephole = PeepholeLstm::<f64>::init(PeepholeLstmDims { H: 16, I: 4 }, 4).unwrap();
     let gained = Gained::<f64>::init(GainedDims { H: 16, I: 4 }, 5).unwrap();
     let f32_of = |x: f64| x as f32;
-    let loops = [
-        ("Elman f64", in_place_loop(&elman, steps)),
-        ("Lstm f64", in_place_loop(&lstm, steps)),
-        ("Gru f64", in_place_loop(&gru, steps)),
-        ("PeepholeLstm f64", in_place_loop(&peephole, steps)),
-        ("Gained f64", in_place_loop(&gained, steps)),
-        ("Elman f32", in_place_loop(&elman.retype(f32_of), steps)),
-        ("Lstm f32", in_place_loop(&lstm.retype(f32_of), steps)),
-        ("Gru f32", in_place_loop(&gru.retype(f32_of), steps)),
-        ("Gained f32", in_place_loop(&gained.retype(f32_of), steps)),
-    ];
-    for (name, allocations) in loops {
-        assert_eq!(
-            allocations, 0,
-            "{name}: {allocations} allocations in {steps} forward and {steps} backward steps"
-        );
+    // Batch 1 (matrix–vector steps) and batches whose products are blocked matrix products.
+    for batch in [1, 8, 32] {
+        let loops = [
+            ("Elman f64", in_place_loop(&elman, steps, batch)),
+            ("Lstm f64", in_place_loop(&lstm, steps, batch)),
+            ("Gru f64", in_place_loop(&gru, steps, batch)),
+            ("PeepholeLstm f64", in_place_loop(&peephole, steps, batch)),
+            ("Gained f64", in_place_loop(&gained, steps, batch)),
+            ("Elman f32", in_place_loop(&elman.retype(f32_of), steps, batch)),
+            ("Lstm f32", in_place_loop(&lstm.retype(f32_of), steps, batch)),
+            ("Gru f32", in_place_loop(&gru.retype(f32_of), steps, batch)),
+            ("Gained f32", in_place_loop(&gained.retype(f32_of), steps, batch)),
+        ];
+        for (name, allocations) in loops {
+            assert_eq!(
+                allocations, 0,
+                "{name}, batch {batch}: {allocations} allocations in {steps} forward and {steps} backward steps"
+            );
+        }
     }
 
     for (name, growth) in [

@@ -632,7 +632,8 @@ pub fn linear_explosion(
 
 /// P7: an LSTM with `w_hh = 0` and the cotangent `c` on `c_T` only: the carousel gives
 /// `∂L/∂c_s = c ⊙ ∏_{k=s+1}^T f_k` componentwise within `γ_{T−s}`, with
-/// `f_k = σ(W_f x_k + b_if + b_hf)` recomputed here.
+/// `f_k = σ(W_f x_k + b_if + b_hf)` recomputed here with the σ the generated kernels use
+/// ([`rnn_core::vmath::sigmoid`]: the property is about the carousel, not about σ).
 pub fn carousel(
     cell: &Lstm<f64>,
     initial: &LstmState<f64>,
@@ -659,7 +660,7 @@ pub fn carousel(
         .map(|x| {
             let pre = &cell.w_ih * &x.x;
             DMatrix::from_fn(h, c.ncols(), |i, j| {
-                rnn_core::sigmoid((pre[(h + i, j)] + cell.b_ih[h + i]) + (0.0 + cell.b_hh[h + i]))
+                rnn_core::vmath::sigmoid((pre[(h + i, j)] + cell.b_ih[h + i]) + (0.0 + cell.b_hh[h + i]))
             })
         })
         .collect();
