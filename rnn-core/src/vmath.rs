@@ -19,7 +19,7 @@
 //! # Accuracy
 //!
 //! Against the standard library (`f32::exp`, `f32::tanh`, and `1 / (1 + e^−x)` computed with it
-//! as in [`crate::activation`]'s exact `sigmoid`), over the *whole* input range, the largest
+//! as in the exact [`crate::sigmoid`]), over the *whole* input range, the largest
 //! differences are, in units in the last place:
 //!
 //! | function | f32 | f64 |
@@ -233,7 +233,7 @@ pub fn tanh<T: Scalar>(x: T) -> T {
 }
 
 /// The logistic function: [`sigmoid_f32`] / [`sigmoid_f64`] for floats, the exact
-/// [`crate::activation`] formula through the standard library's `exp` otherwise.
+/// [`crate::sigmoid`] formula through the standard library's `exp` otherwise.
 #[inline(always)]
 pub fn sigmoid<T: Scalar>(x: T) -> T {
     by_type(x, sigmoid_f32, sigmoid_f64, crate::activation::sigmoid)
