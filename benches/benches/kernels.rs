@@ -13,9 +13,10 @@
 //! `T·2·B·G·H·(I+H)` with `G` = 1, 4, 3 for Elman, LSTM, GRU; forward+backward 3× forward (the
 //! convention of ../shared/perf). Also:
 //!
-//! * `gemm/f32/512`, `gemm/f64/512`: a square 512 product through nalgebra's `*` (the
-//!   matrix-product path of the kernels), `2n³` FLOPs: the machine's rate, to read every figure
-//!   as a fraction of it;
+//! * `gemm/f32/512`, `gemm/f64/512`: a square 512 product through nalgebra's `*`
+//!   (`matrixmultiply`: the input projection's path), `2n³` FLOPs: the machine's rate, to read
+//!   every figure as a fraction of it; `gemm/rnn_f32/512`, `gemm/rnn_f64/512`: the same product
+//!   through `rnn_core::gemm`, the allocation-free path of every product inside the time loop;
 //! * `custom_lstm/...`: an LSTM declared with `recurrent!` here, outside `rnn-core`, at S1 (no
 //!   penalty expected for declaring your own cell);
 //! * `lstm/fwd_dual64/S1`, `lstm/fwd_bwd_dual64/S1`: the dual-number path (the cost of the P3
@@ -29,6 +30,7 @@ use criterion::{
 use nalgebra::DMatrix;
 use num_dual::Dual64;
 use rnn_core::cells::{Elman, ElmanDims, Gru, GruDims, Lstm, LstmDims};
+use rnn_core::gemm::{Mat, MatMut};
 use rnn_core::{Cell, Scalar, SplitMix64, Tensors, drivers, recurrent, seq};
 use std::hint::black_box;
 use std::time::Duration;
@@ -203,7 +205,32 @@ fn gemm(c: &mut Criterion) {
     group.bench_function("f32/512", |bench| bench.iter(|| black_box(&a) * black_box(&b)));
     let (a, b): (DMatrix<f64>, DMatrix<f64>) = (random(&mut rng, n, n), random(&mut rng, n, n));
     group.bench_function("f64/512", |bench| bench.iter(|| black_box(&a) * black_box(&b)));
+    // The same products through `rnn_core::gemm`, the path of every product inside the time
+    // loop (nalgebra's takes the input projection, once per sequence).
+    bench_own_gemm::<f32>(&mut group, "rnn_f32/512", n, &mut rng);
+    bench_own_gemm::<f64>(&mut group, "rnn_f64/512", n, &mut rng);
     group.finish();
+}
+
+fn bench_own_gemm<T: Scalar>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    n: usize,
+    rng: &mut SplitMix64,
+) {
+    let (a, b): (DMatrix<T>, DMatrix<T>) = (random(rng, n, n), random(rng, n, n));
+    let mut c = DMatrix::<T>::zeros(n, n);
+    group.bench_function(id, |bench| {
+        bench.iter(|| {
+            rnn_core::gemm::gemm(
+                MatMut::col_major(c.as_mut_slice(), n, n).expect("n × n"),
+                Mat::col_major(black_box(a.as_slice()), n, n).expect("n × n"),
+                Mat::col_major(black_box(b.as_slice()), n, n).expect("n × n"),
+                false,
+            )
+            .expect("shapes match")
+        })
+    });
 }
 
 criterion_group!(benches, gemm, cells, custom_and_dual);
