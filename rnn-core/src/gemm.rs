@@ -266,8 +266,8 @@ pub(crate) fn product<T: Scalar>(c: MatMut<'_, T>, a: Mat<'_, T>, b: Mat<'_, T>,
     pulp::Arch::new().dispatch(
         #[inline(always)]
         || match (packed, narrow) {
-            (true, true) => nn_packed::<T, 32, 6>(c, a, b, accumulate),
-            (true, false) => nn_packed::<T, 16, 6>(c, a, b, accumulate),
+            (true, true) => nn_packed::<T, 48, 4>(c, a, b, accumulate),
+            (true, false) => nn_packed::<T, 24, 4>(c, a, b, accumulate),
             (false, true) => nn::<T, 16, 64>(c, a, b, accumulate),
             (false, false) => nn::<T, 8, 32>(c, a, b, accumulate),
         },
@@ -292,7 +292,7 @@ pub(crate) fn product_tn<T: Scalar>(c: MatMut<'_, T>, a: Mat<'_, T>, b: Mat<'_, 
             if narrow {
                 tn::<T, 8, 8>(c, a, b, accumulate)
             } else {
-                tn::<T, 4, 4>(c, a, b, accumulate)
+                tn::<T, 8, 4>(c, a, b, accumulate)
             }
         },
     );
@@ -457,17 +457,23 @@ fn nn_packed<T: Scalar, const MR: usize, const NR: usize>(
         let mut i = 0;
         while i < m {
             let rows = MR.min(m - i);
-            for (p, column) in panel.iter_mut().take(kc).enumerate() {
-                let base = (kb + p) * acs + i * ars;
-                if ars == 1 {
+            if ars == 1 {
+                for (p, column) in panel.iter_mut().take(kc).enumerate() {
+                    let base = (kb + p) * acs + i;
                     column[..rows].copy_from_slice(&a.data[base..base + rows]);
-                } else {
-                    for r in 0..rows {
-                        column[r] = a.data[base + r * ars];
-                    }
+                    column[rows..].iter_mut().for_each(|x| *x = T::zero());
                 }
-                for value in column.iter_mut().skip(rows) {
-                    *value = T::zero();
+            } else {
+                // A transposed view: each row of the panel is contiguous in memory.
+                for r in 0..MR {
+                    if r < rows {
+                        let start = kb * acs + (i + r) * ars;
+                        for (p, column) in panel.iter_mut().take(kc).enumerate() {
+                            column[r] = a.data[start + p * acs];
+                        }
+                    } else {
+                        panel.iter_mut().take(kc).for_each(|column| column[r] = T::zero());
+                    }
                 }
             }
             let mut j = 0;

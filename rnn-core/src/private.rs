@@ -2,7 +2,8 @@
 //! this module change together.
 
 use crate::gemm::{self, Mat, MatMut};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector, Dyn, MatrixView};
+use std::any::TypeId;
 
 pub use crate::activation::{identity, relu, softplus};
 pub use crate::tensors::check_tensors;
@@ -270,6 +271,58 @@ pub fn matvec_t_to<T: Scalar, const ACC: bool>(
 /// `out += dy xᵀ`, summed over the columns (the weight gradient of `W x`).
 pub fn outer_to<T: Scalar>(out: &mut impl Target<T>, dy: &impl Columns<T>, x: &impl Columns<T>) {
     gemm::product(result_of(out), operand(dy), operand(x).t(), true);
+}
+
+/// `out ← W x` once per sequence (the input projection of every step): nalgebra's blocked
+/// GEMM, which packs its operands into a buffer it allocates (outside the time loop).
+pub fn seq_matvec_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    w: &DMatrix<T>,
+    x: &impl Columns<T>,
+) {
+    let beta = if ACC { T::one() } else { T::zero() };
+    as_view_mut(out).gemm(T::one(), w, &as_view(x), beta);
+}
+
+/// `out ← Wᵀ dy` once per sequence (the projection's backward), through nalgebra.
+pub fn seq_matvec_t_to<T: Scalar, const ACC: bool>(
+    out: &mut impl Target<T>,
+    w: &DMatrix<T>,
+    dy: &impl Columns<T>,
+) {
+    let beta = if ACC { T::one() } else { T::zero() };
+    let (rows, cols) = w.shape();
+    let blocked = [rows, cols, dy.cols()].iter().all(|&n| n > NALGEBRA_SMALL_DIM);
+    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    if blocked && float {
+        // nalgebra's `gemm_tr` is one matrix–vector product per column, reading `W` once per
+        // column; `Wᵀ` as a strided view (no copy) sends the product to the blocked GEMM. Only
+        // where nalgebra does send it there (f32/f64, every dimension above its threshold):
+        // its column-by-column fallback does not index row-strided views correctly.
+        let w_t =
+            MatrixView::<T, Dyn, Dyn, Dyn, Dyn>::from_slice_with_strides(w.as_slice(), cols, rows, rows, 1);
+        as_view_mut(out).gemm(T::one(), &w_t, &as_view(dy), beta);
+    } else {
+        as_view_mut(out).gemm_tr(T::one(), w, &as_view(dy), beta);
+    }
+}
+
+/// nalgebra sends products whose every dimension exceeds this to the blocked GEMM
+/// (`matrixmultiply`), and computes the others column by column.
+const NALGEBRA_SMALL_DIM: usize = 5;
+
+/// `out += dy xᵀ` once per sequence (a weight gradient of the projection), through nalgebra.
+pub fn seq_outer_to<T: Scalar>(out: &mut impl Target<T>, dy: &impl Columns<T>, x: &impl Columns<T>) {
+    as_view_mut(out).gemm(T::one(), &as_view(dy), &as_view(x).transpose(), T::one());
+}
+
+fn as_view<T: Scalar>(c: &impl Columns<T>) -> DMatrixView<'_, T> {
+    DMatrixView::from_slice(c.data(), c.rows(), c.cols())
+}
+
+fn as_view_mut<T: Scalar>(t: &mut impl Target<T>) -> DMatrixViewMut<'_, T> {
+    let (rows, cols) = (t.rows(), t.cols());
+    DMatrixViewMut::from_slice(t.data_mut(), rows, cols)
 }
 
 /// Stores one step's `dy` and `x` of a weight product in slot `slot` of the deferred buffers

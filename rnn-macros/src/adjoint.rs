@@ -260,7 +260,12 @@ fn val(ir: &CellIr, n: NodeId, place: TokenStream) -> Val {
 
 /// Code computing the given members in order, each into `place(member)`, reading operands
 /// through `place` too.
-pub fn forward_code(ir: &CellIr, members: &[NodeId], place: &dyn Fn(NodeId) -> TokenStream) -> TokenStream {
+pub fn forward_code(
+    ir: &CellIr,
+    members: &[NodeId],
+    place: &dyn Fn(NodeId) -> TokenStream,
+    products: ops::Products,
+) -> TokenStream {
     let mut code = TokenStream::new();
     for &m in members {
         let node = &ir.nodes[m];
@@ -271,7 +276,7 @@ pub fn forward_code(ir: &CellIr, members: &[NodeId], place: &dyn Fn(NodeId) -> T
             .map(|o| val(ir, o, place(o)))
             .collect();
         let kernel = ops::forward(&node.op, &args, &ir.funcs);
-        code.extend(ops::emit(&kernel, &val(ir, m, place(m)), false));
+        code.extend(ops::emit(&kernel, &val(ir, m, place(m)), false, products));
     }
     code
 }
@@ -280,6 +285,7 @@ pub fn forward_code(ir: &CellIr, members: &[NodeId], place: &dyn Fn(NodeId) -> T
 /// `value` says where forward values are, `target` where each node's adjoint goes, and
 /// `outer(node, dy, x)` may take over the weight gradient `dy xᵀ` of a product node (to
 /// defer it). Returns the code and the nodes whose adjoint it wrote.
+#[allow(clippy::too_many_arguments)] // each argument is one independent decision of the caller
 pub fn backward_code(
     ir: &CellIr,
     graph: &Graph,
@@ -288,6 +294,7 @@ pub fn backward_code(
     target: &dyn Fn(NodeId) -> Target,
     outer: &dyn Fn(NodeId, &Val, &Val) -> Option<TokenStream>,
     dims: &TokenStream,
+    products: ops::Products,
 ) -> (TokenStream, BTreeSet<NodeId>) {
     let nodes = &ir.nodes;
     let mut code = TokenStream::new();
@@ -295,7 +302,12 @@ pub fn backward_code(
     let contribute = |to: NodeId, kernel: &Kernel, code: &mut TokenStream, written: &mut BTreeSet<NodeId>| {
         let t = target(to);
         let first = written.insert(to);
-        code.extend(ops::emit(kernel, &val(ir, to, t.place), t.always_add || !first));
+        code.extend(ops::emit(
+            kernel,
+            &val(ir, to, t.place),
+            t.always_add || !first,
+            products,
+        ));
     };
     for (node, seed) in seeds {
         let seed = ops::identity(&val(ir, *node, seed.clone()));

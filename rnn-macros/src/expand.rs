@@ -5,6 +5,7 @@ use crate::adjoint::{self, Leaf, Plan, adjoint_var, leaf_place, proj_field, rows
 use crate::ast::{CellDef, Cells};
 use crate::ctxt::Ctxt;
 use crate::ir::{CellIr, Kind, NodeId, Op};
+use crate::ops::Products;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use std::collections::BTreeSet;
@@ -419,7 +420,7 @@ fn emit(ir: &CellIr) -> TokenStream {
         code
     };
     let proj_locals = locals(&mut plan.proj.members.iter().map(|&n| (n, value_var(n))));
-    let proj_forward = adjoint::forward_code(ir, &plan.proj.members, &proj_value);
+    let proj_forward = adjoint::forward_code(ir, &plan.proj.members, &proj_value, Products::Sequence);
     let proj_outputs: Vec<TokenStream> = plan
         .frontier
         .iter()
@@ -433,7 +434,7 @@ fn emit(ir: &CellIr) -> TokenStream {
         })
         .collect();
     let proj_recompute_locals = locals(&mut plan.proj_recompute.iter().map(|&n| (n, value_var(n))));
-    let proj_recompute = adjoint::forward_code(ir, &plan.proj_recompute, &proj_value);
+    let proj_recompute = adjoint::forward_code(ir, &plan.proj_recompute, &proj_value, Products::Sequence);
     let proj_seeds: Vec<(NodeId, TokenStream)> = plan
         .frontier
         .iter()
@@ -469,6 +470,7 @@ fn emit(ir: &CellIr) -> TokenStream {
         &proj_target,
         &|_, _, _| None,
         &dims,
+        Products::Sequence,
     );
     let proj_adjoint_locals = locals(
         &mut plan
@@ -544,7 +546,8 @@ fn emit(ir: &CellIr) -> TokenStream {
 
     // ---- step: forward ----
     let step_forward_in = |mode: Mode| -> TokenStream {
-        let mut code = adjoint::forward_code(ir, &plan.step.members, &|n| step_value(n, mode));
+        let mut code =
+            adjoint::forward_code(ir, &plan.step.members, &|n| step_value(n, mode), Products::Step);
         // States not computed in place (a state assigned another state's value, an input, or
         // a value shared with an earlier state) are copied.
         for (k, &n) in ir.assigns.iter().enumerate() {
@@ -568,7 +571,12 @@ fn emit(ir: &CellIr) -> TokenStream {
     let step_cached = step_forward_in(Mode::Cached);
 
     // ---- step: backward ----
-    let step_recompute = adjoint::forward_code(ir, &plan.step_recompute, &|n| step_value(n, Mode::Backward));
+    let step_recompute = adjoint::forward_code(
+        ir,
+        &plan.step_recompute,
+        &|n| step_value(n, Mode::Backward),
+        Products::Step,
+    );
     let step_seeds: Vec<(NodeId, TokenStream)> = ir
         .assigns
         .iter()
@@ -627,6 +635,7 @@ fn emit(ir: &CellIr) -> TokenStream {
             })
         },
         &dims,
+        Products::Step,
     );
     // The adjoint of a state the step does not read is zero.
     let mut zero_d_prev = TokenStream::new();

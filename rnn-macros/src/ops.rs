@@ -212,10 +212,21 @@ fn negated(v: &Val) -> Kernel {
     }
 }
 
+/// Where a piece of code runs, which decides the matrix-product path it calls.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Products {
+    /// Inside the time loop (the step and its backward): `rnn_core::gemm`, which never
+    /// allocates.
+    Step,
+    /// Once per sequence (the input projection and its backward): nalgebra's blocked GEMM,
+    /// fastest for the wide products of a whole sequence.
+    Sequence,
+}
+
 /// The code writing `kernel` into `out`: adding to it when `add`, overwriting it otherwise.
 /// A vector kernel into a scalar target sums over every entry; into a one-column target, over
 /// the batch (the adjoints of broadcasting).
-pub fn emit(kernel: &Kernel, out: &Val, add: bool) -> TokenStream {
+pub fn emit(kernel: &Kernel, out: &Val, add: bool, products: Products) -> TokenStream {
     let rt = rt();
     let o = &out.place;
     let acc = if add { quote!(true) } else { quote!(false) };
@@ -247,15 +258,24 @@ pub fn emit(kernel: &Kernel, out: &Val, add: bool) -> TokenStream {
         }
         Kernel::MatVec { w, x } => {
             let (w, x) = (&w.place, &x.place);
-            quote!(#rt::matvec_to::<T, #acc>(&mut #o, &#w, &#x);)
+            match products {
+                Products::Step => quote!(#rt::matvec_to::<T, #acc>(&mut #o, &#w, &#x);),
+                Products::Sequence => quote!(#rt::seq_matvec_to::<T, #acc>(&mut #o, &#w, &#x);),
+            }
         }
         Kernel::MatVecT { w, dy } => {
             let (w, dy) = (&w.place, &dy.place);
-            quote!(#rt::matvec_t_to::<T, #acc>(&mut #o, &#w, &#dy);)
+            match products {
+                Products::Step => quote!(#rt::matvec_t_to::<T, #acc>(&mut #o, &#w, &#dy);),
+                Products::Sequence => quote!(#rt::seq_matvec_t_to::<T, #acc>(&mut #o, &#w, &#dy);),
+            }
         }
         Kernel::Outer { dy, x } => {
             let (dy, x) = (&dy.place, &x.place);
-            quote!(#rt::outer_to(&mut #o, &#dy, &#x);)
+            match products {
+                Products::Step => quote!(#rt::outer_to(&mut #o, &#dy, &#x);),
+                Products::Sequence => quote!(#rt::seq_outer_to(&mut #o, &#dy, &#x);),
+            }
         }
         Kernel::Concat(parts) => {
             let parts = parts.iter().map(|p| &p.place);
