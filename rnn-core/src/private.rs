@@ -176,25 +176,27 @@ fn for_columns<T, const ACC: bool>(
     }
 }
 
-/// `out ← f(a)` entry by entry (compiled for the SIMD width of the machine, so that
-/// element-wise `f` such as [`crate::vmath`]'s run vectorised).
+/// `out ← f(a)` entry by entry, compiled for the SIMD width of the machine (run-time
+/// dispatch) so that element-wise `f` such as [`crate::vmath`]'s run vectorised.
 #[inline]
 pub fn map_to<T: Scalar, const ACC: bool>(out: &mut impl Target<T>, a: &impl Columns<T>, f: impl Fn(T) -> T) {
-    let (rows, a_cols, a_data) = (a.rows(), a.cols(), a.data());
+    let (rows, a_cols) = (a.rows(), a.cols());
     let cols = a_cols.max(out.cols());
-    pulp::Arch::new().dispatch(
+    let reduce = out.cols() == 1;
+    let op = Elementwise::<T, _, ACC>::new(
+        out.data_mut(),
+        (rows, cols, reduce),
         #[inline(always)]
-        || {
-            for_columns::<T, ACC>(out, cols, |o, add, j| {
-                let x = column_of(a_data, a_cols, rows, j);
-                if add {
-                    o.iter_mut().zip(x).for_each(|(o, &x)| *o += f(x));
-                } else {
-                    o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
-                }
-            })
+        |o: &mut [T], add: bool, j: usize| {
+            let x = column_of(a.data(), a_cols, rows, j);
+            if add {
+                o.iter_mut().zip(x).for_each(|(o, &x)| *o += f(x));
+            } else {
+                o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+            }
         },
     );
+    pulp::Arch::new().dispatch(op);
 }
 
 /// `out ← f(a, b)` entry by entry (vectorised as [`map_to`]).
@@ -206,23 +208,67 @@ pub fn zip_to<T: Scalar, const ACC: bool>(
     f: impl Fn(T, T) -> T,
 ) {
     let rows = a.rows();
-    let (a_cols, a_data, b_cols, b_data) = (a.cols(), a.data(), b.cols(), b.data());
+    let (a_cols, b_cols) = (a.cols(), b.cols());
     let cols = a_cols.max(b_cols).max(out.cols());
-    pulp::Arch::new().dispatch(
+    let reduce = out.cols() == 1;
+    let op = Elementwise::<T, _, ACC>::new(
+        out.data_mut(),
+        (rows, cols, reduce),
         #[inline(always)]
-        || {
-            for_columns::<T, ACC>(out, cols, |o, add, j| {
-                let x = column_of(a_data, a_cols, rows, j);
-                let y = column_of(b_data, b_cols, rows, j);
-                let pairs = o.iter_mut().zip(x.iter().zip(y));
-                if add {
-                    pairs.for_each(|(o, (&x, &y))| *o += f(x, y));
-                } else {
-                    pairs.for_each(|(o, (&x, &y))| *o = f(x, y));
-                }
-            })
+        |o: &mut [T], add: bool, j: usize| {
+            let x = column_of(a.data(), a_cols, rows, j);
+            let y = column_of(b.data(), b_cols, rows, j);
+            let pairs = o.iter_mut().zip(x.iter().zip(y));
+            if add {
+                pairs.for_each(|(o, (&x, &y))| *o += f(x, y));
+            } else {
+                pairs.for_each(|(o, (&x, &y))| *o = f(x, y));
+            }
         },
     );
+    pulp::Arch::new().dispatch(op);
+}
+
+/// An element-wise kernel as a [`pulp::WithSimd`] operation: `f(out column, accumulate, j)`
+/// for every batch column `j`, inlined into the function `pulp` compiles for the machine's
+/// SIMD width (a closure handed to `dispatch` would be compiled apart, for the baseline).
+struct Elementwise<'a, T, F, const ACC: bool> {
+    out: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    reduce: bool,
+    f: F,
+}
+
+impl<'a, T, F: Fn(&mut [T], bool, usize), const ACC: bool> Elementwise<'a, T, F, ACC> {
+    /// `out` of `rows` per column, `cols` batch columns, summed into one when `reduce`.
+    #[inline(always)]
+    fn new(out: &'a mut [T], (rows, cols, reduce): (usize, usize, bool), f: F) -> Self {
+        Elementwise {
+            out,
+            rows,
+            cols,
+            reduce,
+            f,
+        }
+    }
+}
+
+impl<T, F: Fn(&mut [T], bool, usize), const ACC: bool> pulp::WithSimd for Elementwise<'_, T, F, ACC> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let rows = self.rows;
+        for j in 0..self.cols {
+            let c = if self.reduce { 0 } else { j };
+            (self.f)(
+                &mut self.out[c * rows..(c + 1) * rows],
+                ACC || (self.reduce && j > 0),
+                j,
+            );
+        }
+    }
 }
 
 /// Σ f(a) over every entry (the adjoint of broadcasting a scalar).
