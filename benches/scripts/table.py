@@ -112,6 +112,11 @@ for d in ("f32", "f64"):
     us = gemm[d]
     if us:
         print(f"| gemm/{d}/512 | {fmt(us)} | {gemm_rate[d]:.1f} | nalgebra `*` (matrixmultiply), the rate the kernels are read against |")
+for d in ("f32", "f64"):
+    us = median_us("gemm", f"rnn_{d}/512")
+    if us:
+        rate = 2 * 512**3 / (us * 1e3)
+        print(f"| gemm/rnn_{d}/512 | {fmt(us)} | {rate:.1f} | `rnn_core::gemm` (the time loop's products): {rate / gemm_rate[d]:.0%} of matrixmultiply |")
 for dtype in ("f32", "f64"):
     for mode in ("fwd", "fwd_bwd"):
         us = median_us("custom_lstm", f"{mode}_{dtype}/S1")
@@ -131,3 +136,19 @@ for impl in ("custom cell, Python loop", "custom cell, jit.script"):
             us = median_us("lstm", f"fwd_bwd_{dtype}/{shape}")
             if t and us:
                 print(f"| PyTorch {impl}, LSTM {shape} {dtype} fwd+bwd | {fmt(t)} | – | rnn `lstm/fwd_bwd_{dtype}/{shape}` is {t / us:.1f}× faster |")
+
+print()
+print("| step product | shape (m × k × n) | dtype | rnn_core::gemm µs | nalgebra µs | nalgebra / rnn |")
+print("|---|---|---|---:|---:|---:|")
+for op, what in (("nn", "`W h`"), ("tn", "`Wᵀ δ`")):
+    for shape in list(SHAPES) + ["512"]:
+        for d in ("f32", "f64"):
+            ours = median_us("products", f"rnn_{op}_{d}/{shape}")
+            theirs = median_us("products", f"nalgebra_{op}_{d}/{shape}")
+            if ours and theirs:
+                if shape == "512":
+                    dims = "512 × 512 × 512"
+                else:
+                    t, b, i, h = SHAPES[shape]
+                    dims = f"{4 * h} × {h} × {b}" if op == "nn" else f"{h} × {4 * h} × {b}"
+                print(f"| {what} {shape} | {dims} | {d} | {fmt(ours, 1) if ours < 100 else fmt(ours)} | {fmt(theirs, 1) if theirs < 100 else fmt(theirs)} | {theirs / ours:.2f} |")

@@ -26,12 +26,15 @@
 //! not make, and packing work that pays only when every dimension is large. The products here
 //! pack nothing:
 //!
-//! * `C ← A B` ([`gemm`]) walks `A` in register tiles of `MR` rows by `NR` columns of `C`,
-//!   reading a column of `A` contiguously and broadcasting entries of `B`, over slices of
-//!   `KC = 256` of the inner dimension so the tile of `A` stays in the L1 cache while it is
-//!   reused for every column block;
-//! * `C ← Aᵀ B` ([`gemm_tn`], the backward `Wᵀ δ`) forms dot products of contiguous columns,
-//!   `JR` columns of `A` against `NR` columns of `B` at once, in vector-wide partial sums.
+//! * `C ← A B` ([`gemm`]) for fewer than 8 columns (the batch of a step) walks `A` in place in
+//!   register tiles of `MR` rows by 4 columns (by 1 for a single column), reading columns of `A`
+//!   contiguously and broadcasting entries of `B`, over slices of `KC = 256` of the inner
+//!   dimension;
+//! * from 8 columns on, each `MR × KC` panel of `A` (any strides, so `Aᵀ` too) is first copied
+//!   into a buffer on the stack and then used by every `MR × 4` tile of its rows (`MR` = 48 in
+//!   f32, 24 in f64): the copy is what a blocked GEMM's packing does, without the heap;
+//! * `C ← Aᵀ B` ([`gemm_tn`], the backward `Wᵀ δ`) for fewer than 8 columns forms dot products
+//!   of contiguous columns, 8 columns of `A` at a time, in vector-wide partial sums.
 //!
 //! Both are plain safe Rust loops over fixed-size arrays, run through [`pulp`]'s run-time
 //! dispatch so that they are compiled for AVX2 (and FMA-capable machines) when the CPU has it
@@ -636,6 +639,28 @@ mod tests {
                 )
                 .unwrap();
                 assert_eq!(c, want, "A (Bᵀ)ᵀ, {m}×{k}×{n}, accumulate {accumulate}");
+
+                // A given as a transposed view (dot products below 8 columns, packed above).
+                let mut c = c0.clone();
+                gemm(
+                    MatMut::col_major(c.as_mut_slice(), m, n).unwrap(),
+                    Mat::col_major(at.as_slice(), k, m).unwrap().t(),
+                    Mat::col_major(b.as_slice(), k, n).unwrap(),
+                    accumulate,
+                )
+                .unwrap();
+                assert_eq!(c, want, "(Aᵀ)ᵀ B, {m}×{k}×{n}, accumulate {accumulate}");
+
+                // Both transposed views: the entry-by-entry path below 8 columns.
+                let mut c = c0.clone();
+                gemm(
+                    MatMut::col_major(c.as_mut_slice(), m, n).unwrap(),
+                    Mat::col_major(at.as_slice(), k, m).unwrap().t(),
+                    Mat::col_major(bt.as_slice(), n, k).unwrap().t(),
+                    accumulate,
+                )
+                .unwrap();
+                assert_eq!(c, want, "(Aᵀ)ᵀ (Bᵀ)ᵀ, {m}×{k}×{n}, accumulate {accumulate}");
             }
         }
     }

@@ -91,7 +91,10 @@
 //! free running, encoder–decoder, variable-length batches, truncated BPTT while training),
 //! [`layers`] the bidirectional and stacked networks. For training: [`dense`] (readout),
 //! [`loss`], [`clip`], [`optim`], [`init`], [`checkpoint`]; [`esn`] fits echo state networks;
-//! [`weights`] reads and writes PyTorch-named safetensors files.
+//! [`weights`] reads and writes PyTorch-named safetensors files. Under the generated code:
+//! [`gemm`], the allocation-free matrix product of the time loop, and [`vmath`], the
+//! vectorisable `exp`, `tanh` and sigmoid of the kernels (the feature `exact-math` swaps in the
+//! standard library's).
 
 #![forbid(unsafe_code)]
 

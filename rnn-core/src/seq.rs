@@ -36,9 +36,10 @@
 //! ([`Cell::step_into`], [`Cell::step_backward_into`]): the loop itself allocates nothing
 //! (`rnn-core/tests/allocations.rs` counts). The backward loop defers the recurrent weight
 //! gradients `Σ_t δ_t h_{t-1}ᵀ` into the workspace and forms them as one matrix product per
-//! weight after the loop (or per 4096 columns). Two exceptions remain: products whose every
-//! dimension exceeds 5 (the recurrent product at `B > 5`, the flushes) go through
-//! `matrixmultiply`, which allocates a packing buffer per call; and the decoder and the packed
+//! weight after the loop (or per 4096 columns). Every product inside the loop goes through
+//! [`crate::gemm`], which packs into stack buffers rather than allocating (the blocked GEMM
+//! behind nalgebra allocates a packing buffer per call: it takes only the input projection,
+//! once per sequence, outside the loop). One exception remains: the decoder and the packed
 //! (variable-length) drivers still use the allocating one-step calls.
 
 use crate::{Cell, Error, ParamSet, Saved, Scalar, Tensors};
