@@ -23,8 +23,7 @@
 //! matrix with a thin batch of columns, thousands of times per sequence. The blocked GEMMs of
 //! the Rust ecosystem (`matrixmultiply` behind nalgebra, the `gemm` crate) *pack* both
 //! operands into a buffer they allocate inside every call: the allocation the time loop must
-//! not make, and packing work that pays only when every dimension is large. The products here
-//! pack nothing:
+//! not make. The products here allocate nothing:
 //!
 //! * `C ← A B` ([`gemm`]) for fewer than 8 columns (the batch of a step) walks `A` in place in
 //!   register tiles of `MR` rows by 4 columns (by 1 for a single column), reading columns of `A`
@@ -36,9 +35,11 @@
 //! * `C ← Aᵀ B` ([`gemm_tn`], the backward `Wᵀ δ`) for fewer than 8 columns forms dot products
 //!   of contiguous columns, 8 columns of `A` at a time, in vector-wide partial sums.
 //!
-//! Both are plain safe Rust loops over fixed-size arrays, run through [`pulp`]'s run-time
-//! dispatch so that they are compiled for AVX2 (and FMA-capable machines) when the CPU has it
-//! and for the baseline otherwise; the compiler vectorises the loops. Multiplications and
+//! All are plain safe Rust loops over fixed-size arrays, run through [`pulp`]'s run-time
+//! dispatch so that they are compiled for AVX-512 or AVX2 when the CPU has it and for the
+//! baseline otherwise; the compiler vectorises the loops. Where `matrixmultiply` reaches its
+//! peak (every dimension in the hundreds) these products are slower (1.2–1.6× its time at the
+//! S3/S4 step shapes, `benches/README.md`); at batch 1 they are about twice as fast. Multiplications and
 //! additions stay separate operations (no fused multiply–add), so the result is the same on
 //! every machine. The order of summation differs from a naive loop: results agree with it
 //! within the usual `γ_k`-sized rounding bound, not bit for bit.
