@@ -38,11 +38,11 @@
 //! All are plain safe Rust loops over fixed-size arrays, run through [`pulp`]'s run-time
 //! dispatch so that they are compiled for AVX-512 or AVX2 when the CPU has it and for the
 //! baseline otherwise; the compiler vectorises the loops. Where `matrixmultiply` reaches its
-//! peak (every dimension in the hundreds) these products are slower (1.2–1.6× its time at the
-//! S3/S4 step shapes, `benches/README.md`); at batch 1 they are about twice as fast. Multiplications and
-//! additions stay separate operations (no fused multiply–add), so the result is the same on
-//! every machine. The order of summation differs from a naive loop: results agree with it
-//! within the usual `γ_k`-sized rounding bound, not bit for bit.
+//! peak (every dimension in the hundreds) these products are slower (up to 1.3× its time at
+//! the S3/S4 step shapes, `benches/README.md`); at batch 1 they are about twice as fast.
+//! Multiplications and additions stay separate operations (no fused multiply–add), so the
+//! result is the same on every machine. The order of summation differs from a naive loop:
+//! results agree with it within the usual `γ_k`-sized rounding bound, not bit for bit.
 //!
 //! Any [`Scalar`] works (dual numbers run the same loops without vectors).
 
