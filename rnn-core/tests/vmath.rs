@@ -102,21 +102,34 @@ fn check_f64(x: f64) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[test]
-fn every_97th_f32_is_within_its_bound() {
-    let mut worst = [(0_u64, 0.0_f32); 3];
-    for bits in (0..=u32::MAX).step_by(97) {
-        let x = f32::from_bits(bits);
-        for (k, (_, fast, exact, _)) in f32_cases().iter().enumerate() {
-            let ulps = ulps_f32(fast(x), exact(x));
-            if ulps > worst[k].0 {
-                worst[k] = (ulps, x);
+/// Asserts every case within its bound over `inputs`, naming the worst input of a failing one.
+fn assert_within_bounds<F: Copy + Default + std::fmt::LowerExp>(
+    dtype: &str,
+    inputs: impl Iterator<Item = F>,
+    cases: &[(&str, fn(F) -> F, fn(F) -> F, u64)],
+    ulps: fn(F, F) -> u64,
+) {
+    let mut worst = vec![(0_u64, F::default()); cases.len()];
+    for x in inputs {
+        for (worst, (_, fast, exact, _)) in worst.iter_mut().zip(cases) {
+            let distance = ulps(fast(x), exact(x));
+            if distance > worst.0 {
+                *worst = (distance, x);
             }
         }
     }
-    for ((name, _, _, bound), (ulps, x)) in f32_cases().iter().zip(worst) {
-        assert!(ulps <= *bound, "{name}_f32: {ulps} ulps at {x:e} (bound {bound})");
+    for ((name, _, _, bound), (distance, x)) in cases.iter().zip(worst) {
+        assert!(
+            distance <= *bound,
+            "{name}_{dtype}: {distance} ulps at {x:e} (bound {bound})"
+        );
     }
+}
+
+#[test]
+fn every_97th_f32_is_within_its_bound() {
+    let inputs = (0..=u32::MAX).step_by(97).map(f32::from_bits);
+    assert_within_bounds("f32", inputs, &f32_cases(), ulps_f32);
 }
 
 #[test]
@@ -124,18 +137,8 @@ fn a_dense_f64_grid_is_within_its_bound() {
     // Log-spaced magnitudes from 1e-320 to 1e3 and a uniform grid over [−760, 760], both signs.
     let log_spaced = (0..2_000_000).map(|k| 10f64.powf(-320.0 + 323.0 * f64::from(k) / 2e6));
     let uniform = (0..2_000_000).map(|k| -760.0 + 1520.0 * f64::from(k) / 2e6);
-    let mut worst = [(0_u64, 0.0_f64); 3];
-    for x in log_spaced.chain(uniform).flat_map(|x| [x, -x]) {
-        for (k, (_, fast, exact, _)) in f64_cases().iter().enumerate() {
-            let ulps = ulps_f64(fast(x), exact(x));
-            if ulps > worst[k].0 {
-                worst[k] = (ulps, x);
-            }
-        }
-    }
-    for ((name, _, _, bound), (ulps, x)) in f64_cases().iter().zip(worst) {
-        assert!(ulps <= *bound, "{name}_f64: {ulps} ulps at {x:e} (bound {bound})");
-    }
+    let inputs = log_spaced.chain(uniform).flat_map(|x| [x, -x]);
+    assert_within_bounds("f64", inputs, &f64_cases(), ulps_f64);
 }
 
 #[test]
