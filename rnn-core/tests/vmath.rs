@@ -58,9 +58,10 @@ fn ulps_f64(a: f64, b: f64) -> u64 {
     u64::try_from(ordered(a).abs_diff(ordered(b))).unwrap_or(u64::MAX)
 }
 
-type F32Case = (&'static str, fn(f32) -> f32, fn(f32) -> f32, u64);
+/// A function's name, the fast and the exact version, and the bound in ulps.
+type Case<F> = (&'static str, fn(F) -> F, fn(F) -> F, u64);
 
-fn f32_cases() -> [F32Case; 3] {
+fn f32_cases() -> [Case<f32>; 3] {
     [
         ("exp", exp_f32, f32::exp, EXP_ULPS),
         ("tanh", tanh_f32, f32::tanh, TANH_ULPS),
@@ -68,9 +69,7 @@ fn f32_cases() -> [F32Case; 3] {
     ]
 }
 
-type F64Case = (&'static str, fn(f64) -> f64, fn(f64) -> f64, u64);
-
-fn f64_cases() -> [F64Case; 3] {
+fn f64_cases() -> [Case<f64>; 3] {
     [
         ("exp", exp_f64, f64::exp, EXP_ULPS),
         ("tanh", tanh_f64, f64::tanh, TANH_ULPS),
@@ -106,7 +105,7 @@ fn check_f64(x: f64) -> Result<(), TestCaseError> {
 fn assert_within_bounds<F: Copy + Default + std::fmt::LowerExp>(
     dtype: &str,
     inputs: impl Iterator<Item = F>,
-    cases: &[(&str, fn(F) -> F, fn(F) -> F, u64)],
+    cases: &[Case<F>],
     ulps: fn(F, F) -> u64,
 ) {
     let mut worst = vec![(0_u64, F::default()); cases.len()];
