@@ -187,8 +187,9 @@ fn check_product(c: (usize, usize), a: (usize, usize), b: (usize, usize)) -> Res
 }
 
 /// `C ← A B`, or `C ← C + A B` with `accumulate`. `B` may have any strides (a transposed
-/// view included); so may `A` (a strided `A` of few columns is read through [`gemm_tn`]'s
-/// dot products when it is a transposed view, else copied panel by panel).
+/// view included); so may `A`: from 8 columns on its panels are copied into the stack buffer
+/// whatever its strides; below, a transposed view goes through [`gemm_tn`]'s dot products and
+/// any other strided `A` through a plain entry-by-entry loop.
 ///
 /// Errors: [`Error::Mismatch`] when the inner dimensions differ, [`Error::Shape`] when `C` is
 /// not `rows(A) × cols(B)`.

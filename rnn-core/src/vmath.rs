@@ -39,7 +39,7 @@
 //!
 //! `exp(x) = 2ⁿ eʳ` with `n = round(x / ln 2)` and `r = x − n ln 2` (`ln 2` in two parts, so
 //! `r` is exact to the last bit), `|r| ≤ ln 2 / 2`; `eʳ` is its Taylor polynomial (degree 7 in
-//! f32, 13 in f64: truncation below 2⁻²⁸ and 2⁻⁵⁷ relative); `2ⁿ` is applied as two powers of
+//! f32, 13 in f64: truncation below 2⁻²⁷ and 2⁻⁵⁷ relative); `2ⁿ` is applied as two powers of
 //! two so that results near the underflow threshold round once, as subnormals.
 //! `tanh(x) = sign(x) · e / (e + 2)` with `e = expm1(2|x|)` evaluated as `2ⁿ q + (2ⁿ − 1)`,
 //! `q = eʳ − 1` by its polynomial (no cancellation for small `|x|`); `|x|` is clamped where

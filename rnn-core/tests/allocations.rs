@@ -9,9 +9,9 @@
 //! * The drivers (`seq::run`, `seq::unroll`, `seq::bptt`): the only allocations that grow with
 //!   `T` are what they return (states, caches, input gradients), allocated before the loop.
 //!
-//! Every product inside the loop goes through `rnn_core::gemm`, which packs nothing and so
-//! needs no buffer (a blocked product that packs, as `matrixmultiply` does, allocates inside
-//! each call).
+//! Every product inside the loop goes through `rnn_core::gemm`, which packs its panels into
+//! buffers on the stack (a blocked product that packs into the heap, as `matrixmultiply` does,
+//! allocates inside each call).
 
 use nalgebra::DMatrix;
 use rnn_core::cells::{Elman, ElmanDims, Gru, GruDims, Lstm, LstmDims, PeepholeLstm, PeepholeLstmDims};
