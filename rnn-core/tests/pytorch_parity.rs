@@ -1,5 +1,5 @@
 //! `Elman` against PyTorch's `nn.RNN(tanh)` and `nn.RNNCell` in float64
-//! (`../shared/vectors/rnn_tanh.json`, `rnn_tanh_cell.json`): outputs, final state and every
+//! (`testdata/pytorch/rnn_tanh.json`, `rnn_tanh_cell.json`): outputs, final state and every
 //! gradient within 1e-10 relative. PyTorch's two biases map onto `b = b_ih + b_hh`; each of
 //! PyTorch's bias gradients equals the gradient of `b`.
 

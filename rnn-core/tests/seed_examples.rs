@@ -1,4 +1,4 @@
-//! The worked examples of the seed notes (`../shared/vectors/seed_examples.json`), exactly.
+//! The worked examples of the seed notes (`testdata/pytorch/seed_examples.json`), exactly.
 
 mod vectors;
 

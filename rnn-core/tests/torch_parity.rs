@@ -1,4 +1,4 @@
-//! PyTorch parity in float64 for the cells with PyTorch's conventions (`../shared/vectors`):
+//! PyTorch parity in float64 for the cells with PyTorch's conventions (`testdata/pytorch/`):
 //! outputs, final states and every gradient (parameters, inputs, initial states) within
 //! `1e-10 · max(1, |reference|)`. Parameters are matched by PyTorch name.
 

@@ -1,6 +1,7 @@
-//! Stacked and bidirectional networks against PyTorch in float64 (`lstm_2layer.json`,
-//! `gru_bidir.json`, `lstm_bidir_2layer.json`): outputs, final states and every gradient
-//! (each layer's and direction's parameters, inputs, initial states) within 1e-10 relative.
+//! Stacked and bidirectional networks against PyTorch in float64 (`testdata/pytorch/`:
+//! `lstm_2layer.json`, `gru_bidir.json`, `lstm_bidir_2layer.json`): outputs, final states and
+//! every gradient (each layer's and direction's parameters, inputs, initial states) within 1e-10
+//! relative.
 
 mod vectors;
 

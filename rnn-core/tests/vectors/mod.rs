@@ -1,4 +1,5 @@
-//! Reading `../shared/vectors/*.json` (PyTorch float64 reference data, row-major tensors).
+//! Reading `testdata/pytorch/*.json` at the workspace root (PyTorch float64 reference data,
+//! row-major tensors; `testdata/pytorch/README.md` describes them and how they are made).
 #![allow(dead_code)]
 
 use nalgebra::DMatrix;
@@ -6,9 +7,12 @@ use rnn_core::weights::torch_name;
 use rnn_core::{Cell, ParamSet};
 use serde_json::Value;
 
-/// Parses one file of `../shared/vectors`.
+/// Where the reference files are: `testdata/pytorch/` of this repository.
+pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/pytorch/");
+
+/// Parses one file of `testdata/pytorch/`.
 pub fn load(name: &str) -> Value {
-    let path = format!("{}/../../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{DIR}{name}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("cannot parse {path}: {e}"))
 }
@@ -59,8 +63,8 @@ pub fn sequence(v: &Value) -> Vec<DMatrix<f64>> {
         .collect()
 }
 
-/// `|a - b| <= 1e-10 max(1, |b|)` entry by entry (the vectors' README's recommended check),
-/// reporting the offending index and both values.
+/// `|a - b| <= 1e-10 max(1, |b|)` entry by entry (the check that `testdata/pytorch/README.md`
+/// recommends), reporting the offending index and both values.
 pub fn assert_close(what: &str, ours: &DMatrix<f64>, reference: &DMatrix<f64>) {
     assert_eq!(ours.shape(), reference.shape(), "{what}: shape");
     for (k, (&a, &b)) in ours.iter().zip(reference.iter()).enumerate() {
