@@ -1,5 +1,5 @@
 //! The drivers of `rnn_core::drivers` against their definitions: padding never read, TBPTT's
-//! exact statements (THEORY.md P9 E1, E2), the decoder's feeds against explicit unrolls, and
+//! exact statements (docs/THEORY.md P9 E1, E2), the decoder's feeds against explicit unrolls, and
 //! a typed error for every misuse. Their gradients are checked against finite differences and
 //! dual numbers in `rnn-verify/tests/driver_gradients.rs`.
 

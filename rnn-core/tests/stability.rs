@@ -114,7 +114,7 @@ fn softmax_family_f32() {
     softmax_family::<f32>();
 }
 
-/// ∂L/∂z_k of the cross-entropy equals the dual-number derivative (THEORY.md P3 tolerance).
+/// ∂L/∂z_k of the cross-entropy equals the dual-number derivative (docs/THEORY.md P3 tolerance).
 #[test]
 fn cross_entropy_gradient_matches_dual_numbers() {
     let logits = DMatrix::from_fn(4, 3, |i, j| ((i * 3 + j) as f64 * 0.7).sin() * 3.0);

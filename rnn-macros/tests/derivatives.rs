@@ -1,5 +1,5 @@
 //! End to end: the backward code this macro writes, for every built-in cell and for a cell using
-//! every construct of the DSL, agrees with finite differences (THEORY.md P2) and dual numbers (P3).
+//! every construct of the DSL, agrees with finite differences (docs/THEORY.md P2) and dual numbers (P3).
 //! Deterministic cases, so the test is also the oracle for mutation testing of the rule table.
 
 use rnn_core::cells::*;

@@ -1,4 +1,4 @@
-//! Gradient checks (THEORY.md P2 and P3) for any [`Cell`].
+//! Gradient checks (docs/THEORY.md P2 and P3) for any [`Cell`].
 
 use nalgebra::DMatrix;
 use num_dual::Dual64;
@@ -355,7 +355,7 @@ impl<'a, S: Scalar> FlatReader<'a, S> {
     }
 }
 
-/// THEORY.md P2 for any [`Objective`]: central differences with the step and tolerance of
+/// docs/THEORY.md P2 for any [`Objective`]: central differences with the step and tolerance of
 /// [`check_finite_differences`].
 pub fn check_objective_fd(objective: &impl Objective) -> Result<GradReport, Error> {
     let gradient = objective.gradient()?;
@@ -388,7 +388,7 @@ pub fn check_objective_fd(objective: &impl Objective) -> Result<GradReport, Erro
     ))
 }
 
-/// THEORY.md P3 for any [`Objective`]: exact forward-mode derivatives (`Dual64`, one variable
+/// docs/THEORY.md P3 for any [`Objective`]: exact forward-mode derivatives (`Dual64`, one variable
 /// seeded at a time) with the tolerance of [`check_dual`].
 pub fn check_objective_dual(objective: &impl Objective) -> Result<GradReport, Error> {
     let gradient = objective.gradient()?;
@@ -449,12 +449,12 @@ impl<C: Cell<f64>> Objective for Problem<f64, C> {
     }
 }
 
-/// THEORY.md P2: BPTT against central finite differences, in f64.
+/// docs/THEORY.md P2: BPTT against central finite differences, in f64.
 pub fn check_finite_differences<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
     check_objective_fd(problem)
 }
 
-/// THEORY.md P3: BPTT against exact forward-mode derivatives (`Dual64`), entry by entry.
+/// docs/THEORY.md P3: BPTT against exact forward-mode derivatives (`Dual64`), entry by entry.
 pub fn check_dual<C: Cell<f64>>(problem: &Problem<f64, C>) -> Result<GradReport, Error> {
     check_objective_dual(problem)
 }

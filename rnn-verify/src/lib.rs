@@ -1,4 +1,4 @@
-//! Verification of recurrent cells by property (THEORY.md P1–P11).
+//! Verification of recurrent cells by property (docs/THEORY.md P1–P11).
 //!
 //! ```
 //! use rnn_core::cells::{Elman, ElmanDims};

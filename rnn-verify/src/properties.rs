@@ -1,8 +1,8 @@
-//! THEORY.md P1 and P4–P11 as library functions. Each returns a [`Check`]: how many comparisons
+//! docs/THEORY.md P1 and P4–P11 as library functions. Each returns a [`Check`]: how many comparisons
 //! were made and the worst `error / tolerance` with both values, so a report shows how close a
 //! property came to failing, not only whether it did.
 //!
-//! Conventions (THEORY.md §0): `u = 2⁻⁵³`, `γ_n = n u / (1 − n u)`; `σ̄` is always an *upper*
+//! Conventions (docs/THEORY.md §0): `u = 2⁻⁵³`, `γ_n = n u / (1 − n u)`; `σ̄` is always an *upper*
 //! bound of `σ_max(W)` (the smallest of `‖W‖_F`, `√(‖W‖₁‖W‖∞)` and the SVD value times
 //! `1 + 10 n u`), never an estimate from below.
 
@@ -503,7 +503,7 @@ pub fn concatenation(
 /// P6: the leaky unit `u_t = α u_{t-1} + β v_t` (`β = 1 − α`; the running sum has α = β = 1)
 /// with the cotangent `c` on `u_T`: `∂L/∂u_s = c ⊙ α^{T−s}` and `∂L/∂v_s = c ⊙ β α^{T−s}`, bit
 /// for bit when `exact` (α ∈ {0, 1/4, 1/2, 1}, or α = 3/4 with `|c| 3^{T−s} < 2^53`), else
-/// within `2γ_{T−s+1}`: THEORY.md's `γ` per side, as this check and the backward step each round
+/// within `2γ_{T−s+1}`: docs/THEORY.md's `γ` per side, as this check and the backward step each round
 /// their own product of the same factors.
 pub fn leaky_exactness<C: Cell<f64>>(
     cell: &C,
@@ -556,7 +556,7 @@ pub fn leaky_exactness<C: Cell<f64>>(
 }
 
 recurrent! {
-    /// The linear RNN `h_t = W h_{t-1} + U x_t` of THEORY.md P5 (identity activation).
+    /// The linear RNN `h_t = W h_{t-1} + U x_t` of docs/THEORY.md P5 (identity activation).
     pub cell LinearRnn {
         input x[I];
         state h[H];
@@ -684,7 +684,7 @@ pub fn carousel(
 /// P8: norm clipping keeps the direction (`clip(g)_i g_j = clip(g)_j g_i` within `4u|g_i g_j|`,
 /// signs exact), gives `‖clip(g)‖ = min(‖g‖, τ)` within `2γ_{n+2}`, leaves `‖g‖ ≤ τ` bit for bit
 /// and is idempotent; element-wise clipping bounds `‖·‖∞` by `c` exactly, leaves `‖g‖∞ ≤ c`
-/// unchanged, and changes the direction exactly when THEORY says it does.
+/// unchanged, and changes the direction exactly when docs/THEORY.md says it does.
 pub fn clipping(g: &[f64], tau: f64, limit: f64) -> Result<Check, Error> {
     let mut check = Check::new("P8 clipping");
     let n = g.len();
@@ -734,7 +734,7 @@ pub fn clipping(g: &[f64], tau: f64, limit: f64) -> Result<Check, Error> {
             check.record_exact(element.0[i], g[i], || format!("element-wise unclipped entry {i}"));
         }
     }
-    // THEORY.md: clip_e(g) is parallel to g iff nothing is clipped or all nonzero |g_i| are equal
+    // docs/THEORY.md: clip_e(g) is parallel to g iff nothing is clipped or all nonzero |g_i| are equal
     // (and above c). The change of direction can be arbitrarily small (a component a hair above
     // c), so "not parallel" is asserted when the largest pairwise cross term |g_i e_j − g_j e_i|
     // is ≥ 1e-5 ‖g‖‖e‖ (then 1 − cos ≥ 5e-11), and "parallel" whenever all magnitudes are equal.

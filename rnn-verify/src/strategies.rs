@@ -85,7 +85,7 @@ pub fn orthogonal(n: usize) -> impl Strategy<Value = DMatrix<f64>> {
     })
 }
 
-/// An `n × n` matrix with top singular value exactly `sigma` by construction (THEORY.md §0):
+/// An `n × n` matrix with top singular value exactly `sigma` by construction (docs/THEORY.md §0):
 /// `sigma · Q1 diag(1, d_2, ..., d_n) Q2ᵀ` with `d_i` in `[0, 1]`.
 pub fn with_spectral_norm(n: usize, sigma: f64) -> impl Strategy<Value = DMatrix<f64>> {
     (

@@ -18,7 +18,7 @@
 //!
 //! expands to a `#[cfg(test)]` module `mine_suite` with one `#[test]` per check below; write
 //! `..., nonsmooth` after the dimensions for cells with kinks or rounding (ReLU, hard gates),
-//! which skips finite differences (THEORY.md P2 pitfalls) and keeps the exact checks.
+//! which skips finite differences (docs/THEORY.md P2 pitfalls) and keeps the exact checks.
 
 use crate::strategies::{cases, problem};
 use crate::{Problem, check_dual, check_finite_differences};

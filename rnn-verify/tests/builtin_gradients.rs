@@ -1,4 +1,4 @@
-//! THEORY.md P2 and P3 for every built-in cell: BPTT gradients with respect to every
+//! docs/THEORY.md P2 and P3 for every built-in cell: BPTT gradients with respect to every
 //! parameter, input entry and initial-state entry against central finite differences and
 //! against forward-mode dual numbers, over random dimensions, batch sizes and lengths.
 
@@ -70,7 +70,7 @@ proptest! {
         assert_gradients(&p)?;
     }
 
-    /// ReLU has a kink at 0: finite differences straddling it average two slopes (THEORY.md P2
+    /// ReLU has a kink at 0: finite differences straddling it average two slopes (docs/THEORY.md P2
     /// pitfalls), so cases with a pre-activation within 1e-3 of 0 are rejected for P2. P3 follows
     /// the implementation's own branch and runs on every case.
     #[test]
@@ -135,7 +135,7 @@ proptest! {
     }
 
     /// The hard-gated LSTM's derivative is 0 almost everywhere and finite differences across its
-    /// jumps are meaningless (THEORY.md P2 excludes quantised gates); P3 holds: BPTT and the dual
+    /// jumps are meaningless (docs/THEORY.md P2 excludes quantised gates); P3 holds: BPTT and the dual
     /// numbers both follow the rounding's zero derivative.
     #[test]
     fn hard_lstm_dual_gradients(p in (hidden(), input()).prop_flat_map(|(h, i)| problem(HardLstm::new(HardLstmDims { H: h, I: i }).unwrap(), 3, 12))) {

@@ -1,7 +1,7 @@
-//! THEORY.md P1: `W_h [h; x] = W_hh h + W_hx x`. `Elman` (split weights) and `ElmanConcat`
+//! docs/THEORY.md P1: `W_h [h; x] = W_hh h + W_hx x`. `Elman` (split weights) and `ElmanConcat`
 //! (`w_h = [w_hh | w_hx]`) must agree: one step within the rigorous P1 bound carried through
 //! tanh and the backward step, whole sequences to rounding level, and linear cells bitwise where
-//! THEORY.md says so.
+//! docs/THEORY.md says so.
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
@@ -19,7 +19,7 @@ fn gamma(n: usize) -> f64 {
     nu / (1.0 - nu)
 }
 
-/// Entries uniform in ±1000 scaled to the magnitudes THEORY.md asks for (1e-3 .. 1e3).
+/// Entries uniform in ±1000 scaled to the magnitudes docs/THEORY.md asks for (1e-3 .. 1e3).
 fn matrix(rows: usize, cols: usize) -> impl Strategy<Value = DMatrix<f64>> {
     proptest::collection::vec((-1.0..1.0_f64, -3i32..=3), rows * cols)
         .prop_map(move |v| DMatrix::from_iterator(rows, cols, v.into_iter().map(|(m, e)| m * 10f64.powi(e))))

@@ -1,4 +1,4 @@
-//! THEORY.md P2 and P3 for every sequence driver of `rnn_core::drivers`: one-to-many,
+//! docs/THEORY.md P2 and P3 for every sequence driver of `rnn_core::drivers`: one-to-many,
 //! many-to-one, the decoder under teacher forcing, free running and scheduled sampling, the
 //! encoder–decoder, variable-length batches and truncated-BPTT windows after parameter updates.
 //! Each is an [`Objective`]: its variables are every parameter and every input it reads, its

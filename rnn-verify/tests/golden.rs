@@ -1,5 +1,5 @@
-//! The golden numbers of THEORY.md, asserted exactly unless THEORY.md notes otherwise.
-// The golden values are written as THEORY.md writes them, digit for digit.
+//! The golden numbers of docs/THEORY.md, asserted exactly unless docs/THEORY.md notes otherwise.
+// The golden values are written as docs/THEORY.md writes them, digit for digit.
 #![allow(clippy::approx_constant, clippy::excessive_precision)]
 
 use nalgebra::{DMatrix, DVector};

@@ -1,4 +1,4 @@
-//! THEORY.md P4–P11 by property, with its generators and tolerances.
+//! docs/THEORY.md P4–P11 by property, with its generators and tolerances.
 
 use nalgebra::DMatrix;
 use proptest::prelude::*;

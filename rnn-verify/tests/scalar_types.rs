@@ -7,7 +7,7 @@ use rnn_core::cells::{Elman, ElmanDims};
 use rnn_verify::Problem;
 
 /// Two directional derivatives at once with `DualSVec64<2>` (∂L/∂w_hh[0] and ∂L/∂b[last]),
-/// equal to the BPTT gradient within THEORY.md P3's f64 tolerance.
+/// equal to the BPTT gradient within docs/THEORY.md P3's f64 tolerance.
 #[test]
 fn dual_vectors_match_bptt() {
     let cell = Elman::<f64>::init(ElmanDims { H: 4, I: 3 }, 3).unwrap();
@@ -47,7 +47,7 @@ fn dual_vectors_match_bptt() {
     );
 }
 
-/// THEORY.md P2 (f32): the f32 gradient against the same computation in f64 on exactly the
+/// docs/THEORY.md P2 (f32): the f32 gradient against the same computation in f64 on exactly the
 /// same (f32-representable) data: ‖g32 − g64‖∞ ≤ 1e-4 max(1, ‖g64‖∞).
 #[test]
 fn f32_gradients_track_f64() {

@@ -1,4 +1,4 @@
-//! THEORY.md P2 and P3 for the stacked, bidirectional driver (two layers, both directions,
+//! docs/THEORY.md P2 and P3 for the stacked, bidirectional driver (two layers, both directions,
 //! LSTM cells): gradients of `L = Σ_t ⟨G_t, output_t⟩ + Σ_k ⟨R_k, final_k⟩` with respect to every
 //! parameter of every direction, every input entry and every initial state.
 
