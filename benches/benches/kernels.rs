@@ -11,7 +11,7 @@
 //! Benchmark ids are `<cell>/<mode>_<dtype>/<shape>` (group `lstm`, id `fwd_bwd_f32/S1`).
 //! Throughput is in nominal FLOPs, reported by criterion as "elements/s": forward
 //! `T·2·B·G·H·(I+H)` with `G` = 1, 4, 3 for Elman, LSTM, GRU; forward+backward 3× forward (the
-//! convention of ../shared/perf). Also:
+//! convention of `benches/peers/`). Also:
 //!
 //! * `gemm/f32/512`, `gemm/f64/512`: a square 512 product through nalgebra's `*`
 //!   (`matrixmultiply`: the input projection's path), `2n³` FLOPs: the machine's rate, to read

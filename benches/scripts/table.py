@@ -2,16 +2,16 @@
 """Builds the tables of benches/README.md from criterion's estimates and the reference figures.
 
 Usage (from the workspace root, after `cargo bench -p benches`):
-    python3 benches/scripts/table.py [target/criterion] [../shared/perf]
+    python3 benches/scripts/table.py [target/criterion] [benches/peers]
 Prints Markdown. Every figure is a criterion median; PyTorch/JAX figures are the single-thread
-medians of ../shared/perf/{torch,jax}-results.md.
+medians of benches/peers/{torch,jax}-results.md (the reference sitting, see benches/peers/README.md).
 """
 import json
 import os
 import sys
 
 CRITERION = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
-PERF = sys.argv[2] if len(sys.argv) > 2 else "../shared/perf"
+PERF = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers")
 SHAPES = {"S1": (100, 1, 16, 32), "S2": (100, 1, 64, 128), "S3": (50, 32, 128, 256), "S4": (20, 64, 512, 512)}
 GATES = {"elman": 1, "lstm": 4, "gru": 3, "custom_lstm": 4}
 TORCH_CELL = {"elman": "RNN", "lstm": "LSTM", "gru": "GRU", "custom_lstm": "LSTM"}

@@ -16,7 +16,7 @@ pub struct Shape {
     pub hidden: usize,
 }
 
-/// The four shapes of the performance issue, as in ../shared/perf.
+/// The four shapes of the performance issue, as in `benches/peers/`.
 pub const SHAPES: [Shape; 4] = [
     Shape {
         name: "S1",
@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn flops_match_the_reference_convention() {
-        // ../shared/perf/torch-results.md: LSTM S1 fwd 265 us at 4.63 GFLOP/s → 1.2288 MFLOP.
+        // benches/peers/torch-results.md: LSTM S1 fwd 265 us at 4.63 GFLOP/s → 1.2288 MFLOP.
         assert_eq!(forward_flops(SHAPES[0], 4), 1_228_800);
         // LSTM S4 fwd: 82,420 us at 65.14 GFLOP/s → 5.369 GFLOP.
         assert_eq!(forward_flops(SHAPES[3], 4), 5_368_709_120);
