@@ -1,11 +1,15 @@
-//! The verification report, the project's main job: every applicable property (THEORY.md
+//! The verification report, the project's main job: every applicable property (docs/THEORY.md
 //! P1–P11) on every built-in cell, a spectral section, and plots.
 //!
 //! `cargo run --release -p rnn-verify -- [--cases N] [--cell NAME] [--out DIR] [--seed S]`
+//! (`--help` for the options, `--version`).
 //!
 //! Values are drawn from the crate's proptest strategies with a runner seeded by `--seed`, so a
-//! report is reproducible. Exits with status 1 if any check fails, 2 on a usage error.
+//! report is reproducible. Exits with status 1 if any check fails (or on an I/O error, such as an
+//! `--out` that cannot be created), 2 on a usage error.
 
+use clap::Parser;
+use clap::builder::PossibleValuesParser;
 use nalgebra::{DMatrix, DVector};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -23,47 +27,66 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// The built-in cells the report checks, in the order of `run`: the values `--cell` accepts.
+const CELLS: [&str; 14] = [
+    <Elman<f64> as Cell<f64>>::NAME,
+    <ElmanConcat<f64> as Cell<f64>>::NAME,
+    <RunningSum<f64> as Cell<f64>>::NAME,
+    <Leaky<f64> as Cell<f64>>::NAME,
+    <RnnTanh<f64> as Cell<f64>>::NAME,
+    <RnnRelu<f64> as Cell<f64>>::NAME,
+    <Lstm<f64> as Cell<f64>>::NAME,
+    <Gru<f64> as Cell<f64>>::NAME,
+    <PeepholeLstm<f64> as Cell<f64>>::NAME,
+    <Cifg<f64> as Cell<f64>>::NAME,
+    <Mgu<f64> as Cell<f64>>::NAME,
+    <IndRnn<f64> as Cell<f64>>::NAME,
+    <HardLstm<f64> as Cell<f64>>::NAME,
+    <Reservoir<f64> as Cell<f64>>::NAME,
+];
+
+/// The verification report: every applicable property (P1–P11) on every built-in cell, one row
+/// per property and cell, then a spectral section and two plots.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Exit status: 0 if every check passes, 1 if a check fails or on an I/O error, \
+                  2 on a usage error."
+)]
 struct Options {
+    /// Cases per property and cell
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_negative_numbers = true,
+        value_parser = at_least_one
+    )]
     cases: usize,
+    /// Only this built-in cell (any case); the properties not about one cell, the spectral
+    /// section and its plots are skipped
+    #[arg(
+        long,
+        value_name = "NAME",
+        ignore_case = true,
+        value_parser = PossibleValuesParser::new(CELLS)
+    )]
     cell: Option<String>,
+    /// Where the plots go (created if missing, even when no plot is written)
+    #[arg(long, value_name = "DIR", default_value = "verify-report")]
     out: PathBuf,
+    /// Seed of the case generator: the same seed gives the same report
+    #[arg(long, value_name = "S", default_value_t = 2026, allow_negative_numbers = true)]
     seed: u64,
 }
 
-const USAGE: &str = "usage: rnn-verify [--cases N] [--cell NAME] [--out DIR] [--seed S]
-  --cases N   cases per property and cell (default 20)
-  --cell NAME only this built-in cell (e.g. Lstm); properties not about cells are skipped
-  --out DIR   where the plots go (default verify-report)
-  --seed S    seed of the case generator (default 2026)";
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        cases: 20,
-        cell: None,
-        out: PathBuf::from("verify-report"),
-        seed: 2026,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--cases" => {
-                options.cases = value()?.parse().map_err(|e| format!("--cases: {e}"))?;
-                if options.cases == 0 {
-                    return Err("--cases must be at least 1".to_owned());
-                }
-            }
-            "--cell" => options.cell = Some(value()?),
-            "--out" => options.out = PathBuf::from(value()?),
-            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--help" | "-h" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown option {other}\n{USAGE}")),
-        }
+/// The value of `--cases`: a whole number, at least 1.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(options)
 }
 
 /// Results keyed by (property, cell), in insertion order.
@@ -470,8 +493,10 @@ fn spectral(cx: &mut Context) -> Result<Vec<PathBuf>, Error> {
         for lag in 0..=steps {
             let s = steps - lag;
             if lag > 0 {
-                let d = trajectory.states[s + 1]
-                    .h
+                // Elman's output is its whole state `h`.
+                let d = trajectory
+                    .output(s + 1)
+                    .expect("a state after every step")
                     .iter()
                     .map(|v| 1.0 - v * v)
                     .fold(0.0, f64::max);
@@ -540,10 +565,7 @@ fn spectral(cx: &mut Context) -> Result<Vec<PathBuf>, Error> {
     println!(
         "  bound rate = ln σ̄ + mean ln max(1 − h²) (P4/P10 I3: upper bound of the measured rate per step)"
     );
-    std::fs::create_dir_all(&cx.options.out).map_err(|e| Error::Io {
-        path: cx.options.out.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    // `main` created `--out`.
     let mut written = Vec::new();
     for (name, plot) in [
         ("gradient_vs_lag.svg", &decay),
@@ -586,13 +608,12 @@ fn run(cx: &mut Context) -> Result<Vec<PathBuf>, Error> {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors exit with 2; `--help` and `--version` print to stdout and exit with 0.
+    let options = Options::parse();
+    if let Err(e) = std::fs::create_dir_all(&options.out) {
+        eprintln!("error: cannot create --out {}: {e}", options.out.display());
+        return ExitCode::FAILURE;
+    }
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&options.seed.to_le_bytes());
     let runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
@@ -613,11 +634,12 @@ fn main() -> ExitCode {
         }
     };
     if cx.table.rows.is_empty() {
+        // `--cell` accepts only the names in `CELLS`, and `run` checks each of them.
         eprintln!(
-            "no built-in cell is called {:?}",
+            "error: the report has no check of cell {:?}",
             cx.options.cell.clone().unwrap_or_default()
         );
-        return ExitCode::from(2);
+        return ExitCode::FAILURE;
     }
     println!();
     println!(
@@ -647,6 +669,12 @@ fn main() -> ExitCode {
     println!("  close the bound came to being reached.");
     for path in &plots {
         println!("plot written: {}", path.display());
+    }
+    if plots.is_empty() {
+        println!(
+            "no plots written to {}: they come from the spectral section, which runs only without --cell",
+            cx.options.out.display()
+        );
     }
     println!(
         "{} property rows, {} failing, {:.1} s",
