@@ -25,15 +25,25 @@ pub fn save<T: Scalar, P: ParamSet<T>, O: Optimizer<T>>(
 }
 
 /// Reads what [`save`] wrote into `params` and `optimizer`; every tensor of the file must be used.
-pub fn load<T: Scalar, P: ParamSet<T>, O: Optimizer<T>>(
+///
+/// All or nothing: the parameters and the optimizer state are read and checked in full (shapes,
+/// element types, the optimizer state's length against the parameters, no tensor left over)
+/// before either is changed; on any error both are left as they were.
+pub fn load<T: Scalar, P: ParamSet<T>, O: Optimizer<T> + Clone>(
     path: impl AsRef<Path>,
     params: &mut P,
     slot: Slot,
     optimizer: &mut O,
 ) -> Result<(), Error> {
     let mut file = WeightFile::open(path)?;
-    file.load(params, slot)?;
+    let mut staged_params = params.clone();
+    file.load(&mut staged_params, slot)?;
     let state = file.take_vector::<T>(&format!("optimizer.{}", slot.key("state")))?;
-    optimizer.set_state(&state)?;
-    file.finish()
+    optimizer.check_state(&state, staged_params.param_count())?;
+    let mut staged_optimizer = optimizer.clone();
+    staged_optimizer.set_state(&state)?;
+    file.finish()?;
+    *params = staged_params;
+    *optimizer = staged_optimizer;
+    Ok(())
 }

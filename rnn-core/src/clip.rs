@@ -7,7 +7,24 @@
 //! * Element-wise (Mikolov 2012): `g_i ← max(−c, min(c, g_i))`; this changes the direction.
 //!
 //! The norm is computed with scaling, so it does not overflow for entries near `f64::MAX`; a
-//! non-finite norm is an error and leaves the gradient unchanged.
+//! non-finite norm is an error and leaves the gradient unchanged. So is a limit that is negative,
+//! NaN or infinite ([`Error::OutOfRange`], [`Error::NonFinite`]); a limit of 0 sets the gradient
+//! to 0.
+//!
+//! ```
+//! use rnn_core::clip::{Flat, clip_elementwise, clip_global_norm};
+//!
+//! # fn main() -> Result<(), rnn_core::Error> {
+//! let mut g = Flat(vec![3.0_f64, 4.0]);
+//! let norm = clip_global_norm(&mut g, 1.0)?;
+//! assert_eq!(norm, 5.0);
+//! assert!((g.0[0] - 0.6).abs() < 1e-15 && (g.0[1] - 0.8).abs() < 1e-15);
+//! clip_elementwise(&mut g, 0.7)?;
+//! assert_eq!(g.0, vec![0.6, 0.7]);
+//! assert!(clip_global_norm(&mut g, -1.0).is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::{Error, ParamSet, Scalar};
 
@@ -37,7 +54,10 @@ pub fn global_norm<T: Scalar, P: ParamSet<T>>(grad: &P) -> T {
 }
 
 /// Scales `grad` to norm `max_norm` when its norm exceeds it; returns the norm before clipping.
+/// `max_norm` must be finite and at least 0; otherwise, or when the norm is not finite, the
+/// gradient is left unchanged and an error returned.
 pub fn clip_global_norm<T: Scalar, P: ParamSet<T>>(grad: &mut P, max_norm: T) -> Result<T, Error> {
+    crate::checks::non_negative("max_norm of clip_global_norm", max_norm)?;
     let norm = global_norm(grad);
     if !norm.is_finite() {
         return Err(Error::NonFinite {
@@ -51,8 +71,10 @@ pub fn clip_global_norm<T: Scalar, P: ParamSet<T>>(grad: &mut P, max_norm: T) ->
     Ok(norm)
 }
 
-/// Clamps every entry of `grad` to `[-limit, limit]`.
-pub fn clip_elementwise<T: Scalar, P: ParamSet<T>>(grad: &mut P, limit: T) {
+/// Clamps every entry of `grad` to `[-limit, limit]`; `limit` must be finite and at least 0
+/// (otherwise an error, and the gradient is left unchanged). NaN entries stay NaN.
+pub fn clip_elementwise<T: Scalar, P: ParamSet<T>>(grad: &mut P, limit: T) -> Result<(), Error> {
+    crate::checks::non_negative("limit of clip_elementwise", limit)?;
     grad.visit_mut(|_, _, data| {
         for x in data.iter_mut() {
             if *x > limit {
@@ -62,6 +84,7 @@ pub fn clip_elementwise<T: Scalar, P: ParamSet<T>>(grad: &mut P, limit: T) {
             }
         }
     });
+    Ok(())
 }
 
 /// A flat parameter vector, for gradients that are not a cell's (and for tests).

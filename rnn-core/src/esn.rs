@@ -110,7 +110,8 @@ fn out_of_range(what: &str, range: &str, found: impl ToString) -> Error {
     }
 }
 
-/// The spectral radius `max |λ_i|` of a square matrix, from its real Schur form.
+/// The spectral radius `max |λ_i|` of a square matrix, from its real Schur form; 0 for the
+/// `0 × 0` matrix, which has no eigenvalue.
 pub fn spectral_radius(m: &DMatrix<f64>) -> Result<f64, Error> {
     if !m.is_square() {
         return Err(Error::Shape {
@@ -123,6 +124,9 @@ pub fn spectral_radius(m: &DMatrix<f64>) -> Result<f64, Error> {
         return Err(Error::NonFinite {
             what: "matrix of spectral_radius".into(),
         });
+    }
+    if m.is_empty() {
+        return Ok(0.0);
     }
     let schur = nalgebra::linalg::Schur::try_new(m.clone(), f64::EPSILON, 100 * m.nrows().max(10))
         .ok_or_else(|| Error::NonFinite {
@@ -261,10 +265,19 @@ impl EchoStateNetwork {
                 found: targets.len(),
             });
         }
+        if inputs.is_empty() {
+            return Err(Error::EmptySequence {
+                what: "the input sequence given to EchoStateNetwork::fit".into(),
+            });
+        }
         if self.washout >= inputs.len() {
             return Err(out_of_range(
-                "washout",
-                &format!("0..{} (the steps given)", inputs.len()),
+                "washout (steps skipped before training)",
+                &format!(
+                    "0..{} (fewer than the {} steps given)",
+                    inputs.len(),
+                    inputs.len()
+                ),
                 self.washout,
             ));
         }
@@ -288,7 +301,7 @@ impl EchoStateNetwork {
         let predicted = self.readout.forward(&features)?;
         Ok(Fit {
             samples: features.ncols(),
-            nrmse: nrmse(&predicted, &wanted),
+            nrmse: nrmse(&predicted, &wanted)?,
         })
     }
 
@@ -329,9 +342,51 @@ impl EchoStateNetwork {
 }
 
 /// Root-mean-square error over every entry divided by the targets' standard deviation.
-pub fn nrmse(predicted: &DMatrix<f64>, target: &DMatrix<f64>) -> f64 {
-    let n = target.len().max(1) as f64;
+///
+/// The two matrices must have one shape ([`Error::Shape`] otherwise) with at least one entry
+/// ([`Error::EmptySequence`]); targets without spread (every entry equal) have no NRMSE
+/// ([`Error::OutOfRange`] on their variance), and non-finite entries are an
+/// [`Error::NonFinite`].
+pub fn nrmse(predicted: &DMatrix<f64>, target: &DMatrix<f64>) -> Result<f64, Error> {
+    if predicted.shape() != target.shape() {
+        return Err(Error::Shape {
+            what: "prediction given to nrmse (the target's shape)".into(),
+            expected: target.shape(),
+            found: predicted.shape(),
+        });
+    }
+    if target.is_empty() {
+        return Err(Error::EmptySequence {
+            what: "the target given to nrmse".into(),
+        });
+    }
+    for (what, m) in [("prediction", predicted), ("target", target)] {
+        if let Some(i) = m.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!(
+                    "{what} given to nrmse (entry {}, {})",
+                    i % m.nrows(),
+                    i / m.nrows()
+                ),
+            });
+        }
+    }
+    let n = target.len() as f64;
     let mean = target.sum() / n;
     let variance = target.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n;
-    ((predicted - target).norm_squared() / n / variance).sqrt()
+    if variance <= 0.0 {
+        return Err(out_of_range(
+            "variance of the target given to nrmse",
+            "(0, ∞) (the NRMSE divides by it)",
+            variance,
+        ));
+    }
+    let value = ((predicted - target).norm_squared() / n / variance).sqrt();
+    if !value.is_finite() || !variance.is_finite() {
+        // Entries near f64::MAX overflow when squared.
+        return Err(Error::NonFinite {
+            what: "NRMSE (its squares overflow f64)".into(),
+        });
+    }
+    Ok(value)
 }

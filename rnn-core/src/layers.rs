@@ -31,8 +31,8 @@
 //! let xs = vec![DMatrix::from_element(3, 1, 0.5); 6];
 //! let first = lstm.forward(&xs, &[lstm.directions[0].cell.zero_state(1)])?;
 //! let zero = gru.directions[0].cell.zero_state(1);
-//! let second = gru.forward(&first.outputs, &[zero.clone(), zero.clone()])?;
-//! assert_eq!(second.outputs[0].shape(), (4, 1));
+//! let second = gru.forward(first.outputs(), &[zero.clone(), zero.clone()])?;
+//! assert_eq!(second.outputs()[0].shape(), (4, 1));
 //! // L = Σ_t Σ outputs: ∂L/∂output = 1; nothing on the final states.
 //! let ones = vec![DMatrix::from_element(4, 1, 1.0); 6];
 //! let g2 = gru.backward(&second, &ones, &[zero.clone(), zero])?;
@@ -56,14 +56,47 @@ pub struct Direction<T: Scalar, C: Cell<T>> {
     marker: std::marker::PhantomData<T>,
 }
 
-/// The forward pass of a direction.
+/// The forward pass of a direction, kept for [`Direction::backward`]. Its fields are private so
+/// that what backward reads stays consistent with what forward computed.
 #[derive(Clone, Debug)]
 pub struct DirectionRun<T: Scalar, C: Cell<T>> {
-    /// The outputs, in time order.
-    pub outputs: Vec<DMatrix<T>>,
-    /// The state after the last *processed* step (step 1 for a reverse direction).
-    pub final_state: C::State,
+    outputs: Vec<DMatrix<T>>,
+    reverse: bool,
     trajectory: Trajectory<T, C>,
+}
+
+impl<T: Scalar, C: Cell<T>> DirectionRun<T, C> {
+    /// The outputs, in time order.
+    pub fn outputs(&self) -> &[DMatrix<T>] {
+        &self.outputs
+    }
+
+    /// The state after the last *processed* step (step 1 for a reverse direction).
+    pub fn final_state(&self) -> &C::State {
+        self.trajectory.last_state()
+    }
+}
+
+/// A layer feeds its one input sequence to the cell: a cell with several inputs would see the
+/// same `x_t` on each of them, so it is refused.
+fn check_single_input<T: Scalar, C: Cell<T>>() -> Result<(), Error> {
+    if C::Input::NAMES.len() != 1 {
+        return Err(Error::Length {
+            what: format!("inputs of {} (a layer feeds one input sequence)", C::NAME),
+            expected: 1,
+            found: C::Input::NAMES.len(),
+        });
+    }
+    Ok(())
+}
+
+fn direction_name(reverse: bool) -> String {
+    if reverse {
+        "a reverse direction"
+    } else {
+        "a forward direction"
+    }
+    .to_owned()
 }
 
 /// Gradients of one direction.
@@ -95,8 +128,10 @@ impl<T: Scalar, C: Cell<T>> Direction<T, C> {
         }
     }
 
-    /// Runs over `xs` (in time order; the cell's single input).
+    /// Runs over `xs` (in time order; the cell's single input). A cell with several inputs is
+    /// an [`Error::Length`].
     pub fn forward(&self, xs: &[DMatrix<T>], initial: &C::State) -> Result<DirectionRun<T, C>, Error> {
+        check_single_input::<T, C>()?;
         let order = self.order(xs.len());
         let inputs: Vec<C::Input> = order
             .iter()
@@ -112,7 +147,7 @@ impl<T: Scalar, C: Cell<T>> Direction<T, C> {
         }
         Ok(DirectionRun {
             outputs,
-            final_state: trajectory.last_state().clone(),
+            reverse: self.reverse,
             trajectory,
         })
     }
@@ -124,6 +159,14 @@ impl<T: Scalar, C: Cell<T>> Direction<T, C> {
         d_outputs: &[DMatrix<T>],
         d_final: &C::State,
     ) -> Result<DirectionGrad<T, C>, Error> {
+        check_single_input::<T, C>()?;
+        if run.reverse != self.reverse {
+            return Err(Error::Mismatch {
+                what: format!("run of a direction of {}", C::NAME),
+                expected: direction_name(self.reverse),
+                found: direction_name(run.reverse),
+            });
+        }
         let steps = run.trajectory.len();
         if d_outputs.len() != steps {
             return Err(Error::Length {
@@ -186,14 +229,40 @@ pub struct Layer<T: Scalar, C: Cell<T>> {
     pub directions: Vec<Direction<T, C>>,
 }
 
-/// The forward pass of a [`Layer`].
+/// The forward pass of a [`Layer`], kept for [`Layer::backward`] (private fields: what
+/// backward reads stays what forward computed).
 #[derive(Clone, Debug)]
 pub struct LayerRun<T: Scalar, C: Cell<T>> {
-    /// The layer's outputs, `D·H × B` per step (forward direction's rows first), in time order.
-    pub outputs: Vec<DMatrix<T>>,
-    /// Final states, one per direction.
-    pub finals: Vec<C::State>,
+    outputs: Vec<DMatrix<T>>,
     runs: Vec<DirectionRun<T, C>>,
+}
+
+impl<T: Scalar, C: Cell<T>> LayerRun<T, C> {
+    /// The layer's outputs, `D·H × B` per step (forward direction's rows first), in time order.
+    pub fn outputs(&self) -> &[DMatrix<T>] {
+        &self.outputs
+    }
+
+    /// Final states, one per direction.
+    pub fn finals(&self) -> impl ExactSizeIterator<Item = &C::State> {
+        self.runs.iter().map(DirectionRun::final_state)
+    }
+
+    /// Each direction's run, forward first.
+    pub fn directions(&self) -> &[DirectionRun<T, C>] {
+        &self.runs
+    }
+}
+
+fn check_direction_count<T: Scalar, C: Cell<T>>(layer: &Layer<T, C>) -> Result<(), Error> {
+    if layer.directions.is_empty() {
+        return Err(Error::OutOfRange {
+            what: format!("the number of directions of a layer of {}", C::NAME),
+            range: "1 or more".to_owned(),
+            found: "0".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Gradients of a [`Layer`].
@@ -211,6 +280,7 @@ impl<T: Scalar, C: Cell<T>> Layer<T, C> {
     /// [`LayerRun::outputs`] to the next and passing the input adjoints back (see the module
     /// docs); [`Stack`] does it for layers of one cell type.
     pub fn forward(&self, xs: &[DMatrix<T>], initial: &[C::State]) -> Result<LayerRun<T, C>, Error> {
+        check_direction_count(self)?;
         if initial.len() != self.directions.len() {
             return Err(Error::Length {
                 what: format!("initial states of a layer of {} (one per direction)", C::NAME),
@@ -227,11 +297,7 @@ impl<T: Scalar, C: Cell<T>> Layer<T, C> {
         let outputs = (0..xs.len())
             .map(|t| stack_rows(&runs.iter().map(|r| &r.outputs[t]).collect::<Vec<_>>()))
             .collect();
-        Ok(LayerRun {
-            outputs,
-            finals: runs.iter().map(|r| r.final_state.clone()).collect(),
-            runs,
-        })
+        Ok(LayerRun { outputs, runs })
     }
 
     /// The backward pass: `d_outputs` on the layer's outputs (time order), `d_finals` on its
@@ -242,6 +308,14 @@ impl<T: Scalar, C: Cell<T>> Layer<T, C> {
         d_outputs: &[DMatrix<T>],
         d_finals: &[C::State],
     ) -> Result<LayerGrad<T, C>, Error> {
+        check_direction_count(self)?;
+        if run.runs.len() != self.directions.len() {
+            return Err(Error::Length {
+                what: format!("directions of the layer run given to a layer of {}", C::NAME),
+                expected: self.directions.len(),
+                found: run.runs.len(),
+            });
+        }
         if d_finals.len() != run.runs.len() {
             return Err(Error::Length {
                 what: format!(
@@ -299,14 +373,29 @@ pub struct Stack<T: Scalar, C: Cell<T>> {
     pub layers: Vec<Layer<T, C>>,
 }
 
-/// The forward pass of a stack.
+/// The forward pass of a stack, kept for [`Stack::backward`] (private fields: what backward
+/// reads stays what forward computed).
 #[derive(Clone, Debug)]
 pub struct StackRun<T: Scalar, C: Cell<T>> {
-    /// The last layer's outputs, `D·H × B` per step, in time order.
-    pub outputs: Vec<DMatrix<T>>,
-    /// Final states, layer by layer, direction by direction (PyTorch's `h_n`/`c_n` order).
-    pub finals: Vec<C::State>,
     layers: Vec<LayerRun<T, C>>,
+}
+
+impl<T: Scalar, C: Cell<T>> StackRun<T, C> {
+    /// The last layer's outputs, `D·H × B` per step, in time order.
+    pub fn outputs(&self) -> &[DMatrix<T>] {
+        // A stack has at least one layer (`Stack::forward` refuses an empty one).
+        self.layers.last().map_or(&[], |run| run.outputs())
+    }
+
+    /// Final states, layer by layer, direction by direction (PyTorch's `h_n`/`c_n` order).
+    pub fn finals(&self) -> impl Iterator<Item = &C::State> {
+        self.layers.iter().flat_map(LayerRun::finals)
+    }
+
+    /// Each layer's run, input side first.
+    pub fn layers(&self) -> &[LayerRun<T, C>] {
+        &self.layers
+    }
 }
 
 /// Gradients of a stack.
@@ -334,6 +423,7 @@ impl<T: Scalar, C: Cell<T>> Stack<T, C> {
     /// Runs the stack over `xs` from `initial` states (one per layer and direction, in
     /// [`StackRun::finals`] order).
     pub fn forward(&self, xs: &[DMatrix<T>], initial: &[C::State]) -> Result<StackRun<T, C>, Error> {
+        self.check_structure()?;
         let count: usize = self.layers.iter().map(|l| l.directions.len()).sum();
         if initial.len() != count {
             return Err(Error::Length {
@@ -350,13 +440,19 @@ impl<T: Scalar, C: Cell<T>> Stack<T, C> {
             k += layer.directions.len();
             layers.push(run);
         }
-        Ok(StackRun {
-            outputs: layers
-                .last()
-                .map_or_else(|| xs.to_vec(), |run| run.outputs.clone()),
-            finals: layers.iter().flat_map(|run| run.finals.iter().cloned()).collect(),
-            layers,
-        })
+        Ok(StackRun { layers })
+    }
+
+    /// A stack has at least one layer, and each layer at least one direction.
+    fn check_structure(&self) -> Result<(), Error> {
+        if self.layers.is_empty() {
+            return Err(Error::OutOfRange {
+                what: format!("the number of layers of a stack of {}", C::NAME),
+                range: "1 or more".to_owned(),
+                found: "0".to_owned(),
+            });
+        }
+        self.layers.iter().try_for_each(check_direction_count)
     }
 
     /// The backward pass: `d_outputs` on the last layer's outputs (time order), `d_finals` on the
@@ -367,17 +463,28 @@ impl<T: Scalar, C: Cell<T>> Stack<T, C> {
         d_outputs: &[DMatrix<T>],
         d_finals: &[C::State],
     ) -> Result<StackGrad<T, C>, Error> {
-        if d_finals.len() != run.finals.len() {
+        self.check_structure()?;
+        if run.layers.len() != self.layers.len() {
             return Err(Error::Length {
-                what: "final-state adjoints".into(),
-                expected: run.finals.len(),
+                what: format!("layers of the stack run given to a stack of {}", C::NAME),
+                expected: self.layers.len(),
+                found: run.layers.len(),
+            });
+        }
+        let count: usize = self.layers.iter().map(|l| l.directions.len()).sum();
+        if d_finals.len() != count {
+            return Err(Error::Length {
+                what: "final-state adjoints (one per layer and direction)".into(),
+                expected: count,
                 found: d_finals.len(),
             });
         }
         let mut d_sequence = d_outputs.to_vec();
         let mut grads: Vec<Vec<DirectionGrad<T, C>>> = Vec::with_capacity(self.layers.len());
-        let mut k_end = run.finals.len();
+        let mut k_end = count;
         for (layer, layer_run) in self.layers.iter().zip(&run.layers).rev() {
+            // Never below 0: the counts of `self` sum to `count`, and `Layer::backward`
+            // checks the run's directions against the layer's.
             let k_start = k_end - layer.directions.len();
             let grad = layer.backward(layer_run, &d_sequence, &d_finals[k_start..k_end])?;
             d_sequence = grad.inputs;

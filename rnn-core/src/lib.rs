@@ -104,6 +104,7 @@ mod activation;
 mod cell;
 pub mod cells;
 pub mod checkpoint;
+mod checks;
 pub mod clip;
 pub mod dense;
 pub mod drivers;

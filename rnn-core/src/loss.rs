@@ -30,13 +30,7 @@ pub fn mse<T: Scalar>(prediction: &DMatrix<T>, target: &DMatrix<T>) -> Result<(T
 }
 
 fn check_temperature<T: Scalar>(temperature: T) -> Result<(), Error> {
-    if temperature > T::zero() && temperature.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::NonFinite {
-            what: "softmax temperature (must be finite and > 0)".to_owned(),
-        })
-    }
+    crate::checks::positive("softmax temperature", temperature)
 }
 
 /// `log softmax(z / τ)` of every column: `z_i/τ − m − ln Σ_j e^{z_j/τ − m}` with `m = max_j z_j/τ`
@@ -88,18 +82,18 @@ pub fn cross_entropy<T: Scalar>(
             found: targets.len(),
         });
     }
-    if let Some(&bad) = targets.iter().find(|&&y| y >= classes) {
-        return Err(Error::Length {
-            what: "cross-entropy target class (must be below the number of classes)".to_owned(),
-            expected: classes,
-            found: bad,
+    if batch == 0 || classes == 0 {
+        return Err(Error::Shape {
+            what: "cross-entropy logits (classes × columns, both at least 1)".to_owned(),
+            expected: (classes.max(1), batch.max(1)),
+            found: (classes, batch),
         });
     }
-    if batch == 0 || classes == 0 {
-        return Err(Error::Length {
-            what: "columns and classes of the cross-entropy logits".to_owned(),
-            expected: 1,
-            found: 0,
+    if let Some((b, &bad)) = targets.iter().enumerate().find(|&(_, &y)| y >= classes) {
+        return Err(Error::OutOfRange {
+            what: format!("cross-entropy target class of column {b}"),
+            range: format!("0..{classes} (the logits' rows)"),
+            found: bad.to_string(),
         });
     }
     let log_p = log_softmax(logits, temperature)?;

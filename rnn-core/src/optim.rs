@@ -7,6 +7,11 @@
 //!   `v ← β₂ v + (1 − β₂) g²`, `θ ← θ − η m̂ / (√v̂ + ε)` with `m̂ = m / (1 − β₁ᵗ)`, `v̂ = v / (1 − β₂ᵗ)`.
 //!
 //! The optimizer's state ([`Optimizer::state`]) is a flat vector, so checkpoints can save it.
+//!
+//! Settings are checked at every step as PyTorch checks them at construction: a learning rate,
+//! momentum or ε that is negative or not finite, or a β outside `[0, 1)`, is an
+//! [`Error::OutOfRange`] / [`Error::NonFinite`] and leaves the parameters unchanged. So is a
+//! gradient whose layout (the shape of every tensor, in order) differs from the parameters'.
 
 use crate::{Error, ParamSet, Scalar};
 
@@ -16,21 +21,72 @@ pub trait Optimizer<T: Scalar> {
     fn step<P: ParamSet<T>, G: ParamSet<T>>(&mut self, params: &mut P, grads: &G) -> Result<(), Error>;
     /// The state (moments, step count) as one flat vector; empty for SGD.
     fn state(&self) -> Vec<T>;
-    /// Restores a state returned by [`Optimizer::state`].
+    /// Restores a state returned by [`Optimizer::state`]; on error the optimizer is unchanged.
     fn set_state(&mut self, state: &[T]) -> Result<(), Error>;
+    /// Checks that `state` is a state this optimizer could have reached on parameters of
+    /// `params` scalars (its length, and values such as a step count), without changing
+    /// anything: [`crate::checkpoint::load`] checks before it writes.
+    fn check_state(&self, state: &[T], params: usize) -> Result<(), Error>;
 }
 
+/// The gradient as one vector, after checking that it is laid out as the parameters: the same
+/// number of tensors with the same shapes, in order.
 fn flat_grads<T: Scalar, P: ParamSet<T>, G: ParamSet<T>>(params: &P, grads: &G) -> Result<Vec<T>, Error> {
-    let g = grads.to_flat();
-    let expected = params.param_count();
-    if g.len() != expected {
+    let mut shapes: Vec<(&'static str, Vec<usize>)> = Vec::new();
+    params.visit(|name, shape, _| shapes.push((name, shape.to_vec())));
+    let mut k = 0;
+    let mut mismatch = None;
+    grads.visit(|name, shape, _| {
+        if mismatch.is_none() {
+            match shapes.get(k) {
+                Some((_, expected)) if expected.as_slice() == shape => {}
+                Some((param, expected)) => {
+                    mismatch = Some(Error::TensorShape {
+                        key: format!("gradient `{name}` for parameter `{param}`"),
+                        expected: expected.clone(),
+                        found: shape.to_vec(),
+                    });
+                }
+                None => {}
+            }
+        }
+        k += 1;
+    });
+    if let Some(error) = mismatch {
+        return Err(error);
+    }
+    if k != shapes.len() {
         return Err(Error::Length {
-            what: "gradient entries (must match the parameters)".into(),
-            expected,
-            found: g.len(),
+            what: "gradient tensors (one per parameter)".into(),
+            expected: shapes.len(),
+            found: k,
         });
     }
-    Ok(g)
+    Ok(grads.to_flat())
+}
+
+fn state_length<T>(what: &str, state: &[T], allowed: &[usize]) -> Result<(), Error> {
+    if allowed.contains(&state.len()) {
+        return Ok(());
+    }
+    Err(Error::OutOfRange {
+        what: format!("length of the {what} state"),
+        range: allowed
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        found: state.len().to_string(),
+    })
+}
+
+fn finite_state<T: Scalar>(what: &str, state: &[T]) -> Result<(), Error> {
+    match state.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::NonFinite {
+            what: format!("{what} state (entry {i})"),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn apply<T: Scalar, P: ParamSet<T>>(params: &mut P, mut update: impl FnMut(usize, &mut T)) {
@@ -52,6 +108,7 @@ pub struct Sgd<T> {
 
 impl<T: Scalar> Optimizer<T> for Sgd<T> {
     fn step<P: ParamSet<T>, G: ParamSet<T>>(&mut self, params: &mut P, grads: &G) -> Result<(), Error> {
+        crate::checks::non_negative("learning rate of SGD", self.learning_rate)?;
         let g = flat_grads(params, grads)?;
         let lr = self.learning_rate;
         apply(params, |i, x| *x -= lr * g[i]);
@@ -61,15 +118,10 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         Vec::new()
     }
     fn set_state(&mut self, state: &[T]) -> Result<(), Error> {
-        if state.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Length {
-                what: "SGD state".into(),
-                expected: 0,
-                found: state.len(),
-            })
-        }
+        state_length("SGD", state, &[0])
+    }
+    fn check_state(&self, state: &[T], _params: usize) -> Result<(), Error> {
+        state_length("SGD", state, &[0])
     }
 }
 
@@ -96,6 +148,8 @@ impl<T: Scalar> Momentum<T> {
 
 impl<T: Scalar> Optimizer<T> for Momentum<T> {
     fn step<P: ParamSet<T>, G: ParamSet<T>>(&mut self, params: &mut P, grads: &G) -> Result<(), Error> {
+        crate::checks::non_negative("learning rate of SGD with momentum", self.learning_rate)?;
+        crate::checks::non_negative("momentum of SGD with momentum", self.momentum)?;
         let g = flat_grads(params, grads)?;
         if self.buffer.is_empty() {
             self.buffer = g.clone();
@@ -120,8 +174,14 @@ impl<T: Scalar> Optimizer<T> for Momentum<T> {
         self.buffer.clone()
     }
     fn set_state(&mut self, state: &[T]) -> Result<(), Error> {
+        finite_state("momentum", state)?;
         self.buffer = state.to_vec();
         Ok(())
+    }
+    /// A fresh buffer (empty) or one entry per parameter.
+    fn check_state(&self, state: &[T], params: usize) -> Result<(), Error> {
+        state_length("momentum", state, &[0, params])?;
+        finite_state("momentum", state)
     }
 }
 
@@ -156,8 +216,27 @@ impl<T: Scalar> Adam<T> {
     }
 }
 
+impl<T: Scalar> Adam<T> {
+    fn check_settings(&self) -> Result<(), Error> {
+        crate::checks::non_negative("learning rate of Adam", self.learning_rate)?;
+        crate::checks::non_negative("epsilon of Adam", self.epsilon)?;
+        for (what, beta) in [("beta1 of Adam", self.beta1), ("beta2 of Adam", self.beta2)] {
+            crate::checks::non_negative(what, beta)?;
+            if beta >= T::one() {
+                return Err(Error::OutOfRange {
+                    what: what.to_owned(),
+                    range: "[0, 1)".to_owned(),
+                    found: beta.real_part().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<T: Scalar> Optimizer<T> for Adam<T> {
     fn step<P: ParamSet<T>, G: ParamSet<T>>(&mut self, params: &mut P, grads: &G) -> Result<(), Error> {
+        self.check_settings()?;
         let g = flat_grads(params, grads)?;
         if self.m.is_empty() {
             self.m = vec![T::zero(); g.len()];
@@ -169,7 +248,14 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 found: g.len(),
             });
         }
-        self.step += 1;
+        let Some(t) = self.step.checked_add(1).filter(|&t| t <= i32::MAX as u64) else {
+            return Err(Error::OutOfRange {
+                what: "step count of Adam".into(),
+                range: format!("0..{}", i32::MAX),
+                found: self.step.to_string(),
+            });
+        };
+        self.step = t;
         let (b1, b2, one) = (self.beta1, self.beta2, T::one());
         for ((m, v), &gi) in self.m.iter_mut().zip(self.v.iter_mut()).zip(&g) {
             *m = b1 * *m + (one - b1) * gi;
@@ -188,17 +274,37 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
         state
     }
     fn set_state(&mut self, state: &[T]) -> Result<(), Error> {
-        if state.is_empty() || state.len() % 2 != 1 {
-            return Err(Error::Length {
-                what: "Adam state (step, m, v)".into(),
-                expected: 1,
-                found: state.len(),
+        let Some((&step, moments)) = state.split_first() else {
+            return state_length("Adam (step, m, v)", state, &[1]);
+        };
+        if moments.len() % 2 != 0 {
+            return state_length("Adam (step, m, v)", state, &[1, moments.len() + 2]);
+        }
+        finite_state("Adam", state)?;
+        let step = step.real_part();
+        if step < 0.0 || step.fract() != 0.0 || step >= f64::from(i32::MAX) {
+            return Err(Error::OutOfRange {
+                what: "step count of the Adam state".into(),
+                range: format!("whole numbers in 0..{}", i32::MAX),
+                found: step.to_string(),
             });
         }
-        let n = (state.len() - 1) / 2;
-        self.step = state[0].real_part() as u64;
-        self.m = state[1..=n].to_vec();
-        self.v = state[n + 1..].to_vec();
+        let (m, v) = moments.split_at(moments.len() / 2);
+        if let Some(i) = v.iter().position(|&x| x < T::zero()) {
+            return Err(Error::OutOfRange {
+                what: format!("second moment v[{i}] of the Adam state"),
+                range: "[0, ∞)".into(),
+                found: v[i].real_part().to_string(),
+            });
+        }
+        self.step = step as u64;
+        self.m = m.to_vec();
+        self.v = v.to_vec();
         Ok(())
+    }
+    /// Fresh (the step count alone) or a step count and two moments per parameter.
+    fn check_state(&self, state: &[T], params: usize) -> Result<(), Error> {
+        state_length("Adam (step, m, v)", state, &[1, 2 * params + 1])?;
+        self.clone().set_state(state)
     }
 }

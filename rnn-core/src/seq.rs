@@ -98,8 +98,9 @@ fn check_params_finite<T: Scalar, P: ParamSet<T>>(
 /// A forward pass kept for backpropagation.
 #[derive(Clone, Debug)]
 pub struct Trajectory<T: Scalar, C: Cell<T>> {
-    /// `states[0]` is the initial state, `states[t]` the state after step `t`.
-    pub states: Vec<C::State>,
+    /// `states[0]` is the initial state, `states[t]` the state after step `t`; never empty, and
+    /// one longer than `caches` (private, so that the invariant holds).
+    states: Vec<C::State>,
     caches: Vec<C::Cache>,
     /// Every step's input side by side (`rows × T·B`), or, when `shared`, the one input read by
     /// every step (`rows × B`).
@@ -146,10 +147,50 @@ impl<T: Scalar, C: Cell<T>> Trajectory<T, C> {
         })
     }
 
-    /// The final state.
+    /// `states()[0]` is the initial state, `states()[t]` the state after step `t`
+    /// (`T + 1` states).
+    pub fn states(&self) -> &[C::State] {
+        &self.states
+    }
+
+    /// The final state (the initial state is stored too, so there always is one).
     pub fn last_state(&self) -> &C::State {
-        // `unroll` always stores the initial state, so the vector is never empty.
-        &self.states[self.states.len() - 1]
+        let last = self.states.len() - 1;
+        &self.states[last]
+    }
+
+    /// The states, the final one last (`T + 1` of them), giving up the rest of the record.
+    pub fn into_states(self) -> Vec<C::State> {
+        self.states
+    }
+
+    /// Checks that this trajectory can be differentiated by `cell`: its states and input have
+    /// the shapes `cell`'s dimensions call for. A trajectory made by a cell of other
+    /// dimensions is an [`Error::Shape`] naming both shapes.
+    pub(crate) fn check_for(&self, cell: &C) -> Result<(), Error> {
+        for (t, state) in self.states.iter().enumerate() {
+            crate::tensors::check_tensors_lazy(
+                || match t {
+                    0 => format!("initial state of the trajectory given to {}", C::NAME),
+                    _ => format!("state after step {t} of the trajectory given to {}", C::NAME),
+                },
+                state,
+                |k| cell.state_rows(k),
+                Some(self.batch),
+            )?;
+        }
+        let width = if self.shared {
+            self.batch
+        } else {
+            self.len() * self.batch
+        };
+        crate::tensors::check_tensors_lazy(
+            || format!("input of the trajectory given to {}", C::NAME),
+            &self.input,
+            |k| cell.input_rows(k),
+            Some(width),
+        )?;
+        Ok(())
     }
 }
 
@@ -197,7 +238,7 @@ pub(crate) fn check_sequence<T: Scalar, C: Cell<T>>(
     )?;
     for (t, x) in inputs.iter().enumerate() {
         crate::tensors::check_tensors_lazy(
-            || format!("input at step {t} of {}", C::NAME),
+            || format!("input at step {} of {}", t + 1, C::NAME),
             x,
             |k| cell.input_rows(k),
             Some(batch),
@@ -461,6 +502,8 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
     chunk: Option<usize>,
     options: Options,
 ) -> Result<InputGrad<T, C>, Error> {
+    cell.check_params()?;
+    trajectory.check_for(cell)?;
     let steps = trajectory.len();
     if d_states.len() != steps {
         return Err(Error::Length {
@@ -472,7 +515,7 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
     let batch = trajectory.batch;
     for (t, d) in d_states.iter().enumerate() {
         crate::tensors::check_tensors_lazy(
-            || format!("state adjoint at step {t} of {}", C::NAME),
+            || format!("state adjoint at step {} of {}", t + 1, C::NAME),
             d,
             |k| cell.state_rows(k),
             Some(batch),

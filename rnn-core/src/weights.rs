@@ -187,18 +187,32 @@ impl WeightWriter {
         })
     }
 
-    /// Writes the file atomically: to a temporary file beside `path`, then renamed over it.
+    /// Writes the file atomically: to a temporary file `<path>.partial` beside `path`, then
+    /// renamed over it. On failure the error names the file that could not be written or
+    /// renamed, `path` is untouched and the temporary file is removed.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        let io = |e: std::io::Error| Error::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
         let bytes = self.to_bytes()?;
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(".partial");
-        std::fs::write(&temporary, bytes).map_err(io)?;
-        std::fs::rename(&temporary, path).map_err(io)
+        let temporary = std::path::PathBuf::from(temporary);
+        if let Err(e) = std::fs::write(&temporary, bytes) {
+            // Nothing of ours may remain (a directory of that name is not ours: left alone).
+            if temporary.is_file() {
+                let _ = std::fs::remove_file(&temporary);
+            }
+            return Err(Error::Io {
+                path: temporary.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+        std::fs::rename(&temporary, path).map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            Error::Io {
+                path: path.display().to_string(),
+                reason: format!("cannot replace it with {}: {e}", temporary.display()),
+            }
+        })
     }
 }
 

@@ -79,8 +79,8 @@ fn padded(seed: u64, padding: f64) -> Padded {
 fn run_padded(p: &Padded) -> (Vec<u64>, Vec<u64>) {
     let run = drivers::unroll_lengths(&p.cell, &p.initial, &p.inputs, &p.lengths).unwrap();
     let grads = drivers::bptt_lengths(&p.cell, &run, &p.d_states, &p.d_final).unwrap();
-    let mut forward: Vec<u64> = run.outputs.iter().flat_map(bits).collect();
-    forward.extend(tensor_bits(&run.final_state));
+    let mut forward: Vec<u64> = run.outputs().iter().flat_map(bits).collect();
+    forward.extend(tensor_bits(run.final_state()));
     let mut backward: Vec<u64> = grads.params.to_flat().iter().map(|x| x.to_bits()).collect();
     backward.extend(grads.inputs.iter().flat_map(tensor_bits));
     backward.extend(tensor_bits(&grads.initial_state));
@@ -128,7 +128,7 @@ fn each_column_equals_its_own_sequence_run_alone() {
             c: column(&p.d_final.c),
         };
         if length == 0 {
-            assert_eq!(column(&run.final_state.h), initial.h);
+            assert_eq!(column(&run.final_state().h), initial.h);
             assert_eq!(column(&grads.initial_state.c), d_final.c);
             continue;
         }
@@ -147,13 +147,16 @@ fn each_column_equals_its_own_sequence_run_alone() {
         d_states[length - 1].h += &d_final.h;
         d_states[length - 1].c += &d_final.c;
         let g = seq::bptt(&p.cell, &alone, &d_states).unwrap();
-        for (a, b) in column(&run.final_state.c).iter().zip(alone.last_state().c.iter()) {
+        for (a, b) in column(&run.final_state().c)
+            .iter()
+            .zip(alone.last_state().c.iter())
+        {
             close(*a, *b, &format!("final c of column {col}"));
         }
         for t in 0..p.inputs.len() {
-            let out = column(&run.outputs[t]);
+            let out = column(&run.outputs()[t]);
             if t < length {
-                for (a, b) in out.iter().zip(alone.states[t + 1].h.iter()) {
+                for (a, b) in out.iter().zip(alone.states()[t + 1].h.iter()) {
                     close(*a, *b, &format!("output of column {col} at step {}", t + 1));
                 }
                 for (a, b) in column(&grads.inputs[t].x).iter().zip(g.inputs[t].x.iter()) {
@@ -239,7 +242,7 @@ fn detach_every_k_windows_sum_to_bptt_truncated_and_carry_the_state() {
         let mut sum = vec![0.0; cell.param_count()];
         for (c, chunk) in inputs.chunks(k).enumerate() {
             let window = tbptt.window(&cell, chunk).unwrap();
-            assert_eq!((window.rerun, window.first_step), (0, c * k + 1));
+            assert_eq!((window.rerun(), window.first_step()), (0, c * k + 1));
             let grads = window
                 .backward(&cell, &d_states[c * k..c * k + chunk.len()])
                 .unwrap();
@@ -265,8 +268,8 @@ fn overlapping_windows_rerun_up_to_k2_minus_k1_steps() {
     let mut reruns = Vec::new();
     for chunk in inputs.chunks(3) {
         let window = tbptt.window(&cell, chunk).unwrap();
-        assert_eq!(window.trajectory.len(), window.rerun + chunk.len());
-        reruns.push(window.rerun);
+        assert_eq!(window.trajectory().len(), window.rerun() + chunk.len());
+        reruns.push(window.rerun());
     }
     // Every window is the last k2 = 7 steps: the short last chunk (2 steps) re-runs 5.
     assert_eq!(reruns, vec![0, 3, 4, 4, 4, 4, 5]);
@@ -305,14 +308,14 @@ fn decoder_feeds_are_the_unrolls_they_stand_for() {
     let mut inputs = vec![GruInput { x: start.clone() }];
     inputs.extend(targets[..5].iter().map(|y| GruInput { x: y.clone() }));
     let states = seq::run(&decoder.cell, &initial, &inputs).unwrap();
-    for (y, s) in run.outputs.iter().zip(&states) {
+    for (y, s) in run.outputs().iter().zip(&states) {
         assert_eq!(*y, decoder.readout.forward(&s.h).unwrap());
     }
-    assert_eq!(run.teacher_fed, vec![false, true, true, true, true, true]);
+    assert_eq!(run.teacher_fed(), vec![false, true, true, true, true, true]);
     // Free running is generation.
     let free = decoder.forward(&initial, &start, &targets, Feed::Free).unwrap();
-    assert_eq!(free.outputs, decoder.generate(&initial, &start, 6).unwrap());
-    assert_ne!(free.outputs[3], run.outputs[3]);
+    assert_eq!(free.outputs(), decoder.generate(&initial, &start, 6).unwrap());
+    assert_ne!(free.outputs()[3], run.outputs()[3]);
     // Scheduled sampling at the two ends of its range.
     let always = Feed::Scheduled {
         teacher_probability: 1.0,
@@ -326,15 +329,15 @@ fn decoder_feeds_are_the_unrolls_they_stand_for() {
         decoder
             .forward(&initial, &start, &targets, always)
             .unwrap()
-            .outputs,
-        run.outputs
+            .outputs(),
+        run.outputs()
     );
     assert_eq!(
         decoder
             .forward(&initial, &start, &targets, never)
             .unwrap()
-            .outputs,
-        free.outputs
+            .outputs(),
+        free.outputs()
     );
     // The same seed draws the same steps.
     let half = Feed::Scheduled {
@@ -343,7 +346,7 @@ fn decoder_feeds_are_the_unrolls_they_stand_for() {
     };
     let a = decoder.forward(&initial, &start, &targets, half).unwrap();
     let b = decoder.forward(&initial, &start, &targets, half).unwrap();
-    assert_eq!(a.teacher_fed, b.teacher_fed);
+    assert_eq!(a.teacher_fed(), b.teacher_fed());
 }
 
 #[test]
@@ -495,7 +498,7 @@ fn one_to_many_is_an_unroll_of_the_repeated_context() {
     let repeated = seq::unroll(&cell, &initial, &vec![context.clone(); steps]).unwrap();
     // The one projection of the context is the projection of each copy: same states, bit for bit.
     for t in 0..=steps {
-        assert_eq!(shared.states()[t].h, repeated.states[t].h, "state {t}");
+        assert_eq!(shared.states()[t].h, repeated.states()[t].h, "state {t}");
     }
     // Backward sums the projection adjoints before one project_backward: the same gradient up
     // to the order of the sums.

@@ -75,11 +75,11 @@ fn unroll_checks_inputs_and_initial_state() {
     let cell = cell();
     let h0 = cell.zero_state(2);
     let err = seq::unroll(&cell, &h0, &inputs(4, 2, 3)).unwrap_err();
-    assert_shape(err, "input at step 0 of Elman `x`", (2, 2), (4, 2));
+    assert_shape(err, "input at step 1 of Elman `x`", (2, 2), (4, 2));
     let mut xs = inputs(2, 2, 3);
     xs[2].x = DMatrix::zeros(2, 5);
     let err = seq::unroll(&cell, &h0, &xs).unwrap_err();
-    assert_shape(err, "input at step 2", (2, 2), (2, 5));
+    assert_shape(err, "input at step 3", (2, 2), (2, 5));
     let err = seq::unroll(
         &cell,
         &ElmanState {
@@ -121,7 +121,7 @@ fn bptt_checks_adjoints() {
     let mut d = vec![cell.zero_state(2); 3];
     d[1].h = DMatrix::zeros(3, 1);
     let err = seq::bptt(&cell, &trajectory, &d).unwrap_err();
-    assert_shape(err, "state adjoint at step 1", (3, 2), (3, 1));
+    assert_shape(err, "state adjoint at step 2", (3, 2), (3, 1));
 }
 
 #[test]

@@ -43,10 +43,10 @@ fn check<C: Cell<f64>>(file: &str, make: impl Fn(usize, usize) -> C) {
         .collect();
     let run = stack.forward(&xs, &initial).unwrap();
     for (t, expected) in sequence(&data["outputs"]["output"]).iter().enumerate() {
-        assert_close(&format!("{file} output[{t}]"), &run.outputs[t], expected);
+        assert_close(&format!("{file} output[{t}]"), &run.outputs()[t], expected);
     }
     let final_parts = state_seq("outputs");
-    for (k, state) in run.finals.iter().enumerate() {
+    for (k, state) in run.finals().enumerate() {
         for (s, name) in C::State::NAMES.iter().enumerate() {
             assert_close(
                 &format!("{file} {name}_n[{k}]"),

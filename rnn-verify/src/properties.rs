@@ -220,7 +220,7 @@ pub fn vanishing_bound<C: TanhRnn>(
     let adjoint = adjoints(cell, &trajectory, &last)?;
     let steps = trajectory.len();
     let h = |t: usize| {
-        trajectory.states[t]
+        trajectory.states()[t]
             .get(0)
             .cloned()
             .unwrap_or_else(|| DMatrix::zeros(n, 1))
@@ -336,7 +336,7 @@ pub fn lyapunov_tanh<C: TanhRnn>(
     let mut mean_ln_det = 0.0;
     let mut mean_ln_d = 0.0;
     for t in 1..=trajectory.len() {
-        let h = trajectory.states[t]
+        let h = trajectory.states()[t]
             .get(0)
             .map(|m| m.column(0).into_owned())
             .unwrap_or_default();
@@ -725,7 +725,7 @@ pub fn clipping(g: &[f64], tau: f64, limit: f64) -> Result<Check, Error> {
         );
     }
     let mut element = original.clone();
-    clip_elementwise(&mut element, limit);
+    clip_elementwise(&mut element, limit)?;
     let inf = element.0.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
     check.record_at_most(inf, limit, || format!("‖clip_e(g)‖∞ {inf:e} vs c {limit:e}"));
     let g_inf = g.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
@@ -803,7 +803,7 @@ pub fn truncation<C: Cell<f64>>(
     let mut start = 0;
     while start < steps {
         let end = (start + k).min(steps);
-        let sub = seq::unroll(cell, &trajectory.states[start], &inputs[start..end])?;
+        let sub = seq::unroll(cell, &trajectory.states()[start], &inputs[start..end])?;
         let grads = seq::bptt(cell, &sub, &d_states[start..end])?;
         for (s, g) in summed.iter_mut().zip(grads.params.to_flat()) {
             *s += g;

@@ -102,7 +102,7 @@ pub fn batch_independence<C: Cell<f64> + std::fmt::Debug + 'static>(cell: C) -> 
             let single = seq::unroll(&p.cell, &initial, &inputs).map_err(fail)?;
             let single_grads = seq::bptt(&p.cell, &single, &readout).map_err(fail)?;
             for t in 0..=p.inputs.len() {
-                for (a, b) in trajectory.states[t].iter().zip(single.states[t].iter()) {
+                for (a, b) in trajectory.states()[t].iter().zip(single.states()[t].iter()) {
                     let (a, b) = (column(a, j), b.clone());
                     let worst = (&a - &b).abs().max();
                     if worst > 1e-14 * a.abs().max().max(1.0) {

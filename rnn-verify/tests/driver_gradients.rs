@@ -292,8 +292,8 @@ impl Objective for DecoderObjective {
             reader.matrix(t)?;
         }
         let run = decoder.forward(&initial, &start, &targets, self.feed)?;
-        let mut total = dot_tensors(&run.states[run.states.len() - 1], &lift_tensors(&self.r));
-        for (y, g) in run.outputs.iter().zip(&self.g) {
+        let mut total = dot_tensors(&run.states()[run.states().len() - 1], &lift_tensors(&self.r));
+        for (y, g) in run.outputs().iter().zip(&self.g) {
             total += dot(y, &lift(g));
         }
         Ok(total)
@@ -346,7 +346,7 @@ fn scheduled_sampling_gradients_are_exact() {
         .forward(&objective.initial, &objective.start, &objective.targets, feed)
         .unwrap();
     // The draw mixes both kinds of steps, so both paths are under test.
-    assert!(run.teacher_fed[1..].contains(&true) && run.teacher_fed[1..].contains(&false));
+    assert!(run.teacher_fed()[1..].contains(&true) && run.teacher_fed()[1..].contains(&false));
     assert_checks("scheduled sampling", &objective);
 }
 
@@ -421,8 +421,8 @@ impl Objective for Seq2Seq {
         }
         let run = model.forward(&initial, &inputs, &start, &targets, self.feed)?;
         Ok(run
-            .decoder
-            .outputs
+            .decoder()
+            .outputs()
             .iter()
             .zip(&self.g)
             .fold(S::zero(), |acc, (y, g)| acc + dot(y, &lift(g))))
@@ -508,8 +508,8 @@ impl Objective for Lengths {
         reader.tensors(&mut initial)?;
         let inputs: Vec<LstmInput<S>> = read_lifted(&mut reader, &self.inputs)?;
         let run = drivers::unroll_lengths(&cell, &initial, &inputs, &self.lengths)?;
-        let mut total = dot_tensors(&run.final_state, &lift_tensors(&self.r));
-        for (y, g) in run.outputs.iter().zip(&self.g) {
+        let mut total = dot_tensors(run.final_state(), &lift_tensors(&self.r));
+        for (y, g) in run.outputs().iter().zip(&self.g) {
             total += dot(y, &lift(g));
         }
         Ok(total)
@@ -590,7 +590,7 @@ impl Objective for TruncatedWindow {
             tbptt.window(&self.cell, &self.inputs[..self.rerun])?;
         }
         let window = tbptt.window(&self.cell, &self.inputs[self.rerun..])?;
-        assert_eq!(window.rerun, self.rerun);
+        assert_eq!(window.rerun(), self.rerun);
         let grads = window.backward(&self.cell, &self.r)?;
         let mut flat = Flat::default();
         flat.sequence(&grads);
@@ -626,17 +626,17 @@ fn truncated_windows_after_updates_have_exact_gradients() {
     let mut checked = 0;
     for chunk in inputs.chunks(k1) {
         let window = tbptt.window(&cell, chunk).unwrap();
-        let r: Vec<_> = (0..window.new)
+        let r: Vec<_> = (0..window.new_steps())
             .map(|_| rnn_core::cells::GruState {
                 h: random(&mut rng, h, b),
             })
             .collect();
-        let start = window.first_step - 1;
+        let start = window.first_step() - 1;
         let objective = TruncatedWindow {
             cell: cell.clone(),
-            first: window.trajectory.states[0].clone(),
-            inputs: inputs[start..start + window.rerun + window.new].to_vec(),
-            rerun: window.rerun,
+            first: window.trajectory().states()[0].clone(),
+            inputs: inputs[start..start + window.rerun() + window.new_steps()].to_vec(),
+            rerun: window.rerun(),
             r: r.clone(),
         };
         // The driver's window gradient is the objective's gradient, bit for bit...
@@ -646,8 +646,11 @@ fn truncated_windows_after_updates_have_exact_gradients() {
             grads.params.to_flat()[..]
         );
         // ...and that gradient is exact.
-        if window.rerun > 0 {
-            assert_checks(&format!("TBPTT window at step {}", window.first_step), &objective);
+        if window.rerun() > 0 {
+            assert_checks(
+                &format!("TBPTT window at step {}", window.first_step()),
+                &objective,
+            );
             checked += 1;
         }
         optimizer.step(&mut cell, &grads.params).unwrap();
@@ -688,7 +691,7 @@ impl Objective for Mixed {
         let first = self
             .lstm
             .forward(&self.xs, std::slice::from_ref(&self.lstm_initial))?;
-        let second = self.gru.forward(&first.outputs, &self.gru_initial)?;
+        let second = self.gru.forward(first.outputs(), &self.gru_initial)?;
         let g2 = self.gru.backward(&second, &self.g, &self.r_gru)?;
         let g1 = self
             .lstm
@@ -737,12 +740,12 @@ impl Objective for Mixed {
             reader.matrix(m)?;
         }
         let first = lstm.forward(&xs, std::slice::from_ref(&lstm_initial))?;
-        let second = gru.forward(&first.outputs, &gru_initial)?;
-        let mut total = dot_tensors(&first.finals[0], &lift_tensors(&self.r_lstm));
-        for (f, r) in second.finals.iter().zip(&self.r_gru) {
+        let second = gru.forward(first.outputs(), &gru_initial)?;
+        let mut total = dot_tensors(first.finals().next().unwrap(), &lift_tensors(&self.r_lstm));
+        for (f, r) in second.finals().zip(&self.r_gru) {
             total += dot_tensors(f, &lift_tensors(r));
         }
-        for (y, g) in second.outputs.iter().zip(&self.g) {
+        for (y, g) in second.outputs().iter().zip(&self.g) {
             total += dot(y, &lift(g));
         }
         Ok(total)

@@ -210,7 +210,7 @@ fn clipping_goldens() {
         g.0
     );
     let mut e = Flat(vec![10.0_f64, 1.0]);
-    clip_elementwise(&mut e, 1.0);
+    clip_elementwise(&mut e, 1.0).unwrap();
     assert_eq!(e.0, [1.0, 1.0]);
     let cos = (10.0 + 1.0) / (2f64.sqrt() * 101f64.sqrt());
     assert!((cos - 0.773957299203321).abs() <= 4.0 * u * cos);

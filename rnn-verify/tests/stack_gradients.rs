@@ -24,10 +24,10 @@ fn loss<T: Scalar, C: Cell<T>>(s: &Setup<T, C>) -> T {
             .fold(T::zero(), |acc, (&x, &y)| acc + x * y)
     };
     let mut total = T::zero();
-    for (o, g) in run.outputs.iter().zip(&s.g) {
+    for (o, g) in run.outputs().iter().zip(&s.g) {
         total += dot(o, g);
     }
-    for (f, r) in run.finals.iter().zip(&s.r) {
+    for (f, r) in run.finals().zip(&s.r) {
         for (a, b) in f.iter().zip(r.iter()) {
             total += dot(a, b);
         }

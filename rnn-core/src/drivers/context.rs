@@ -17,7 +17,7 @@ pub struct ContextTrajectory<T: Scalar, C: Cell<T>> {
 impl<T: Scalar, C: Cell<T>> ContextTrajectory<T, C> {
     /// `states()[0]` is the initial state, `states()[t]` the state after step `t`.
     pub fn states(&self) -> &[C::State] {
-        &self.trajectory.states
+        self.trajectory.states()
     }
 
     /// The output state after step `t`, for `t` in `1..=T`.

@@ -46,17 +46,32 @@ pub struct Decoder<T: Scalar, C: Cell<T>> {
     pub readout: Dense<T>,
 }
 
-/// The forward pass of a [`Decoder`].
+/// The forward pass of a [`Decoder`], kept for [`Decoder::backward`] (private fields: what
+/// backward reads stays what forward computed; `T ≥ 1` steps).
 #[derive(Clone, Debug)]
 pub struct DecoderRun<T: Scalar, C: Cell<T>> {
-    /// `y_1 .. y_T`.
-    pub outputs: Vec<DMatrix<T>>,
-    /// `teacher_fed[t]`: step `t + 1` read the target (always false for step 1).
-    pub teacher_fed: Vec<bool>,
-    /// `states[0]` is the initial state, `states[t]` the state after step `t`.
-    pub states: Vec<C::State>,
+    outputs: Vec<DMatrix<T>>,
+    teacher_fed: Vec<bool>,
+    states: Vec<C::State>,
     inputs: Vec<C::Input>,
     caches: Vec<C::Cache>,
+}
+
+impl<T: Scalar, C: Cell<T>> DecoderRun<T, C> {
+    /// `y_1 .. y_T`.
+    pub fn outputs(&self) -> &[DMatrix<T>] {
+        &self.outputs
+    }
+
+    /// `teacher_fed()[t]`: step `t + 1` read the target (always false for step 1).
+    pub fn teacher_fed(&self) -> &[bool] {
+        &self.teacher_fed
+    }
+
+    /// `states()[0]` is the initial state, `states()[t]` the state after step `t`.
+    pub fn states(&self) -> &[C::State] {
+        &self.states
+    }
 }
 
 /// Gradients of a [`Decoder`].
@@ -319,13 +334,23 @@ pub struct EncoderDecoder<T: Scalar, E: Cell<T>, D: Cell<T>> {
     pub decoder: Decoder<T, D>,
 }
 
-/// The forward pass of an [`EncoderDecoder`].
+/// The forward pass of an [`EncoderDecoder`], kept for [`EncoderDecoder::backward`].
 #[derive(Clone, Debug)]
 pub struct EncoderDecoderRun<T: Scalar, E: Cell<T>, D: Cell<T>> {
+    encoder: Trajectory<T, E>,
+    decoder: DecoderRun<T, D>,
+}
+
+impl<T: Scalar, E: Cell<T>, D: Cell<T>> EncoderDecoderRun<T, E, D> {
     /// The encoder's trajectory.
-    pub encoder: Trajectory<T, E>,
+    pub fn encoder(&self) -> &Trajectory<T, E> {
+        &self.encoder
+    }
+
     /// The decoder's run (its outputs are the model's outputs).
-    pub decoder: DecoderRun<T, D>,
+    pub fn decoder(&self) -> &DecoderRun<T, D> {
+        &self.decoder
+    }
 }
 
 /// Gradients of an [`EncoderDecoder`].

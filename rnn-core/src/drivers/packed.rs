@@ -16,13 +16,12 @@ use crate::seq::SequenceGrad;
 use crate::{Cell, Error, Saved, Scalar, Tensors};
 use nalgebra::DMatrix;
 
-/// A forward pass over variable-length sequences, kept for [`bptt_lengths`].
+/// A forward pass over variable-length sequences, kept for [`bptt_lengths`] (private fields:
+/// what backward reads stays what forward computed).
 #[derive(Clone, Debug)]
 pub struct PackedTrajectory<T: Scalar, C: Cell<T>> {
-    /// The output after each step, `rows × B`, zero past each sequence's end.
-    pub outputs: Vec<DMatrix<T>>,
-    /// The state of every sequence after its last step.
-    pub final_state: C::State,
+    outputs: Vec<DMatrix<T>>,
+    final_state: C::State,
     lengths: Vec<usize>,
     /// Columns by decreasing length (stable): packed column `i` is batch column `order[i]`.
     order: Vec<usize>,
@@ -40,6 +39,17 @@ impl<T: Scalar, C: Cell<T>> PackedTrajectory<T, C> {
     /// The length of every sequence, in batch order.
     pub fn lengths(&self) -> &[usize] {
         &self.lengths
+    }
+
+    /// The output after each step (one per step given), `rows × B`, zero past each
+    /// sequence's end.
+    pub fn outputs(&self) -> &[DMatrix<T>] {
+        &self.outputs
+    }
+
+    /// The state of every sequence after its last step.
+    pub fn final_state(&self) -> &C::State {
+        &self.final_state
     }
 }
 

@@ -66,23 +66,42 @@ pub struct TruncatedBptt<T: Scalar, C: Cell<T>> {
     steps: usize,
 }
 
-/// One window of [`TruncatedBptt`]: the chunk's steps and the steps re-run before them.
+/// One window of [`TruncatedBptt`]: the chunk's steps and the steps re-run before them
+/// (private fields: the trajectory and the counts stay consistent).
 #[derive(Clone, Debug)]
 pub struct Window<T: Scalar, C: Cell<T>> {
-    /// The forward over the window; step 1 of it is absolute step `first_step`.
-    pub trajectory: Trajectory<T, C>,
-    /// Absolute index (1-based) of the window's first step.
-    pub first_step: usize,
-    /// Steps re-run before the chunk (their loss belongs to earlier chunks).
-    pub rerun: usize,
-    /// Steps of the chunk.
-    pub new: usize,
+    trajectory: Trajectory<T, C>,
+    first_step: usize,
+    rerun: usize,
+    new: usize,
 }
 
 impl<T: Scalar, C: Cell<T>> Window<T, C> {
-    /// The state after the chunk's step `j` (`0..new`), for the caller's loss.
+    /// The forward over the window; its step 1 is absolute step [`Window::first_step`].
+    pub fn trajectory(&self) -> &Trajectory<T, C> {
+        &self.trajectory
+    }
+
+    /// Absolute number (from 1) of the window's first step.
+    pub fn first_step(&self) -> usize {
+        self.first_step
+    }
+
+    /// Steps re-run before the chunk (their loss belongs to earlier chunks).
+    pub fn rerun(&self) -> usize {
+        self.rerun
+    }
+
+    /// Steps of the chunk.
+    pub fn new_steps(&self) -> usize {
+        self.new
+    }
+
+    /// The state after the chunk's step `j` (`0..new_steps()`), for the caller's loss.
     pub fn new_state(&self, j: usize) -> Option<&C::State> {
-        (j < self.new).then(|| &self.trajectory.states[self.rerun + 1 + j])
+        (j < self.new)
+            .then(|| self.trajectory.states().get(self.rerun + 1 + j))
+            .flatten()
     }
 
     /// BPTT through the window of the loss on the chunk's steps: `d_new[j]` is the explicit
@@ -155,7 +174,7 @@ impl<T: Scalar, C: Cell<T>> TruncatedBptt<T, C> {
         let trajectory = seq::unroll(cell, &self.states[skip], &window_inputs)?;
         for (j, input) in chunk.iter().enumerate() {
             self.inputs.push_back(input.clone());
-            self.states.push_back(trajectory.states[rerun + 1 + j].clone());
+            self.states.push_back(trajectory.states()[rerun + 1 + j].clone());
         }
         while self.inputs.len() > self.k2 {
             self.inputs.pop_front();
