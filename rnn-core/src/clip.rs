@@ -1,4 +1,4 @@
-//! Gradient clipping (THEORY.md P8).
+//! Gradient clipping (`docs/THEORY.md` P8).
 //!
 //! * By global norm (Pascanu, Mikolov & Bengio 2013, Algorithm 1): `g ← min(1, τ/‖g‖₂) g`, the
 //!   norm taken over every parameter of every tensor together. Unlike PyTorch's

@@ -26,7 +26,7 @@
 //! `[-1, 1]`) and then scaled so that its spectral radius `max |λ_i(W)|` is `spectral_radius`
 //! (eigenvalues from nalgebra's real Schur form). A radius below 1 is the usual recipe for the
 //! echo state property (the state forgets its initial value); it is a heuristic, not a
-//! guarantee (Yildiz, Jaeger & Kiebel 2012), and P11 of THEORY.md gives a sufficient
+//! guarantee (Yildiz, Jaeger & Kiebel 2012), and P11 of `docs/THEORY.md` gives a sufficient
 //! condition through the spectral *norm*.
 //!
 //! Training collects the states `x_t` for `t > washout` as the columns of `X` (`N × M`) with

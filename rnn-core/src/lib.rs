@@ -132,6 +132,9 @@ pub use activation::{
 };
 pub use cell::{Cell, Saved};
 pub use error::Error;
+/// The matrix library of every API (`DMatrix`, `DVector`), re-exported so that a user's crate
+/// needs no nalgebra dependency of its own and its version always matches.
+pub use nalgebra;
 pub use rng::SplitMix64;
 pub use rnn_macros::recurrent;
 pub use scalar::Scalar;

@@ -15,6 +15,18 @@
 //! is computed by one [`Cell::project`] call before the loop and differentiated by one
 //! [`Cell::project_backward`] call after it.
 //!
+//! # Step numbering
+//! Steps are numbered from 1 in these docs and in every error message of every driver: step `t`
+//! reads `inputs[t − 1]` and produces `states()[t]`; `states()[0]` is the initial state, and
+//! `d_states[t − 1]` is the adjoint given for step `t`.
+//!
+//! # Records
+//! The forward records ([`Trajectory`] here, and the drivers' and layers' runs) keep what their
+//! backward pass reads in private fields, read through accessors, so they cannot be edited into
+//! an inconsistent state. A record handed to the backward pass of another object is checked
+//! against it: a trajectory made by a cell of other dimensions, a run of a layer with other
+//! directions or of a stack of other layers is an [`Error`] naming both sides.
+//!
 //! # Memory
 //! A [`Trajectory`] keeps, per step, the new state, the step's input and the cell's cache
 //! ([`Cell::cache_len`] numbers: what the backward step reads besides the old and new states,
@@ -409,7 +421,7 @@ pub fn bptt_with<T: Scalar, C: Cell<T>>(
     backprop(cell, trajectory, d_states, None, options)
 }
 
-/// Truncated BPTT, "detach every `k`" (THEORY.md P9, variant V2): the sequence is cut into
+/// Truncated BPTT, "detach every `k`" (`docs/THEORY.md` P9, variant V2): the sequence is cut into
 /// chunks of `k` steps from the start (steps `1..=k`, `k+1..=2k`, ...), the state is carried
 /// forward across chunks but the gradient is not carried back across them. Each chunk's
 /// gradients are those of full BPTT of that chunk started from its (constant) first state.

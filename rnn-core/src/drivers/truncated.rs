@@ -1,5 +1,5 @@
 //! Truncated backpropagation through time while training: TBPTT(k1, k2) of Williams & Peng
-//! (1990) and Sutskever (2013). THEORY.md P9 states what is exactly true of it.
+//! (1990) and Sutskever (2013). `docs/THEORY.md` P9 states what is exactly true of it.
 //!
 //! The sequence arrives in chunks of `k1` steps (or is cut so: `inputs.chunks(k1)`). For every
 //! chunk, [`TruncatedBptt::window`] runs the last `k2 ≥ k1` steps, the chunk's and up to
