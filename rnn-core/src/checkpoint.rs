@@ -11,16 +11,22 @@ use crate::weights::{Slot, WeightFile, WeightWriter};
 use crate::{Error, ParamSet, Scalar};
 use std::path::Path;
 
-/// Writes one parameter set and its optimizer's state to `path`, atomically.
+/// Writes one parameter set and its optimizer's state to `path`, atomically. A state that
+/// [`load`] would refuse (not finite, or not of these parameters) is an error and writes
+/// nothing.
 pub fn save<T: Scalar, P: ParamSet<T>, O: Optimizer<T>>(
     path: impl AsRef<Path>,
     params: &P,
     slot: Slot,
     optimizer: &O,
 ) -> Result<(), Error> {
+    let state = optimizer.state();
+    // What `load` would refuse (a diverged, non-finite state; a state of other parameters) is
+    // not written.
+    optimizer.check_state(&state, params.param_count())?;
     let mut writer = WeightWriter::new();
     writer.add(params, slot)?;
-    writer.add_vector(&format!("optimizer.{}", slot.key("state")), &optimizer.state())?;
+    writer.add_vector(&format!("optimizer.{}", slot.key("state")), &state)?;
     writer.save(path)
 }
 

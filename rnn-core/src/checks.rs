@@ -38,3 +38,44 @@ fn finite<T: Scalar>(what: &str, value: T) -> Result<(), Error> {
         })
     }
 }
+
+/// An empty vector with room for `count` values, or [`Error::OutOfRange`] when that room cannot
+/// be had (more than `isize::MAX` bytes, or more than the allocator gives): a count taken from the
+/// caller (steps to generate, a matrix size) is an error, never a panic or an abort.
+pub(crate) fn reserve<V>(what: impl FnOnce() -> String, count: usize) -> Result<Vec<V>, Error> {
+    let mut values = Vec::new();
+    match values.try_reserve_exact(count) {
+        Ok(()) => Ok(values),
+        Err(_) => Err(Error::OutOfRange {
+            what: what(),
+            range: format!(
+                "what memory can hold ({} bytes each)",
+                std::mem::size_of::<V>().max(1)
+            ),
+            found: count.to_string(),
+        }),
+    }
+}
+
+/// A `rows × cols` matrix with entry `(i, j)` from `entry` (called column by column), or an
+/// error when `rows × cols` overflows or cannot be allocated (see [`reserve`]).
+pub(crate) fn matrix<T: Scalar>(
+    what: &str,
+    rows: usize,
+    cols: usize,
+    mut entry: impl FnMut(usize, usize) -> T,
+) -> Result<nalgebra::DMatrix<T>, Error> {
+    let size = || format!("entries of {what} ({rows} × {cols})");
+    let count = rows.checked_mul(cols).ok_or_else(|| Error::OutOfRange {
+        what: size(),
+        range: "0..=usize::MAX".to_owned(),
+        found: format!("{rows} × {cols}"),
+    })?;
+    let mut data = reserve(size, count)?;
+    for j in 0..cols {
+        for i in 0..rows {
+            data.push(entry(i, j));
+        }
+    }
+    Ok(nalgebra::DMatrix::from_vec(rows, cols, data))
+}

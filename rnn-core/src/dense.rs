@@ -49,7 +49,7 @@ impl<T: Scalar> Dense<T> {
                 dim: if outputs == 0 { "outputs" } else { "inputs" },
             });
         }
-        let w = crate::init::xavier_uniform(&mut SplitMix64::new(seed), outputs, inputs);
+        let w = crate::init::xavier_uniform(&mut SplitMix64::new(seed), outputs, inputs)?;
         Ok(Dense {
             w,
             b: DVector::zeros(outputs),

@@ -76,13 +76,27 @@ fn too_short(what: &str, needed: usize, found: usize) -> Error {
     }
 }
 
-/// Entries a strided `rows × cols` matrix reaches, plus one.
-fn extent(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize {
+/// Entries a strided `rows × cols` matrix reaches, plus one; an error when that count
+/// overflows (no slice is that long).
+fn extent(
+    what: &str,
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+) -> Result<usize, Error> {
     if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * row_stride + (cols - 1) * col_stride + 1
+        return Ok(0);
     }
+    (rows - 1)
+        .checked_mul(row_stride)
+        .and_then(|r| (cols - 1).checked_mul(col_stride)?.checked_add(r))
+        .and_then(|last| last.checked_add(1))
+        .ok_or_else(|| Error::OutOfRange {
+            what: format!("entries a strided {what} matrix reaches ({rows} × {cols}, strides {row_stride} and {col_stride})"),
+            range: "0..=usize::MAX".to_owned(),
+            found: "more".to_owned(),
+        })
 }
 
 impl<'a, T> Mat<'a, T> {
@@ -100,7 +114,7 @@ impl<'a, T> Mat<'a, T> {
         row_stride: usize,
         col_stride: usize,
     ) -> Result<Self, Error> {
-        let needed = extent(rows, cols, row_stride, col_stride);
+        let needed = extent("operand", rows, cols, row_stride, col_stride)?;
         if data.len() < needed {
             return Err(too_short("operand", needed, data.len()));
         }
@@ -155,7 +169,7 @@ impl<'a, T> MatMut<'a, T> {
                 range: format!("at least its {rows} rows"),
             });
         }
-        let needed = extent(rows, cols, 1, col_stride);
+        let needed = extent("result", rows, cols, 1, col_stride)?;
         if data.len() < needed {
             return Err(too_short("result", needed, data.len()));
         }

@@ -33,30 +33,40 @@ fn check_temperature<T: Scalar>(temperature: T) -> Result<(), Error> {
     crate::checks::positive("softmax temperature", temperature)
 }
 
-/// `log softmax(z / τ)` of every column: `z_i/τ − m − ln Σ_j e^{z_j/τ − m}` with `m = max_j z_j/τ`
-/// (log-sum-exp), finite for any finite input.
-pub fn log_softmax<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
+/// `(z − m) / τ` of every column, `m = max_j z_j`: the shift comes before the division, so a
+/// tiny temperature sends every entry but the largest towards −∞ instead of overflowing to
+/// `∞ − ∞ = NaN`. The largest entry of each column is 0.
+fn shifted<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
     check_temperature(temperature)?;
-    let mut out = logits.map(|z| z / temperature);
+    let mut out = logits.clone();
     for mut column in out.column_iter_mut() {
         let max = column_max(column.iter().copied());
-        let sum = column.iter().fold(T::zero(), |acc, &x| acc + (x - max).exp());
-        let shift = max + sum.ln();
+        column.iter_mut().for_each(|x| *x = (*x - max) / temperature);
+    }
+    Ok(out)
+}
+
+/// `log softmax(z / τ)` of every column: `x_i − ln Σ_j e^{x_j}` with `x = (z − max_j z_j) / τ`
+/// (log-sum-exp): the largest entry's log-probability is finite for any finite input; an entry
+/// whose probability underflows past the floating-point range is −∞.
+pub fn log_softmax<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
+    let mut out = shifted(logits, temperature)?;
+    for mut column in out.column_iter_mut() {
+        let sum = column.iter().fold(T::zero(), |acc, &x| acc + x.exp());
+        let shift = sum.ln();
         column.iter_mut().for_each(|x| *x -= shift);
     }
     Ok(out)
 }
 
-/// `softmax(z / τ)` of every column as `e^{z_i/τ − m} / Σ_j e^{z_j/τ − m}`, `m = max_j z_j/τ`:
-/// no overflow, every entry accurate to a few ulps relative, columns summing to 1 within `K u`.
-/// (Exponentiating [`log_softmax`] instead would turn the rounding of the shift, `u |m|`, into a
-/// relative error of every probability.)
+/// `softmax(z / τ)` of every column as `e^{x_i} / Σ_j e^{x_j}` with `x = (z − max_j z_j) / τ`:
+/// no overflow at any temperature, every entry accurate to a few ulps relative, columns summing
+/// to 1 within `K u`. (Exponentiating [`log_softmax`] instead would turn the rounding of the
+/// shift into a relative error of every probability.)
 pub fn softmax<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
-    check_temperature(temperature)?;
-    let mut out = logits.map(|z| z / temperature);
+    let mut out = shifted(logits, temperature)?;
     for mut column in out.column_iter_mut() {
-        let max = column_max(column.iter().copied());
-        column.iter_mut().for_each(|x| *x = (*x - max).exp());
+        column.iter_mut().for_each(|x| *x = x.exp());
         let sum = column.iter().fold(T::zero(), |acc, &x| acc + x);
         column.iter_mut().for_each(|x| *x /= sum);
     }
@@ -107,6 +117,9 @@ pub fn cross_entropy<T: Scalar>(
     for (b, &y) in targets.iter().enumerate() {
         grad[(y, b)] -= T::one();
     }
-    let scale = T::one() / (temperature * count);
-    Ok((loss, grad * scale))
+    // A division, not a product with 1/(τ B): at a tiny τ the reciprocal overflows, and the
+    // exact zeros of `softmax − onehot` must stay zeros.
+    let scale = temperature * count;
+    grad.iter_mut().for_each(|g| *g /= scale);
+    Ok((loss, grad))
 }

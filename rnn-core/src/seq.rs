@@ -273,12 +273,14 @@ fn trajectory_storage<T: Scalar, C: Cell<T>>(
     initial: &C::State,
     steps: usize,
     batch: usize,
-) -> (Vec<C::State>, Vec<C::Cache>) {
-    let mut states = Vec::with_capacity(steps + 1);
+) -> Result<(Vec<C::State>, Vec<C::Cache>), Error> {
+    let what = || format!("steps of a trajectory of {}", C::NAME);
+    let mut states = crate::checks::reserve(what, steps.saturating_add(1))?;
+    let mut caches = crate::checks::reserve(what, steps)?;
     states.push(initial.clone());
     states.extend((0..steps).map(|_| cell.zero_state(batch)));
-    let caches = (0..steps).map(|_| cell.new_cache(batch)).collect();
-    (states, caches)
+    caches.extend((0..steps).map(|_| cell.new_cache(batch)));
+    Ok((states, caches))
 }
 
 /// Runs the cell over a sequence for inference and returns the state after every step.
@@ -334,7 +336,7 @@ pub fn unroll_with<T: Scalar, C: Cell<T>>(
     }
     let wide_input = wide_input(cell, inputs);
     let projection = cell.project(&wide_input)?;
-    let (mut states, mut caches) = trajectory_storage(cell, initial, inputs.len(), batch);
+    let (mut states, mut caches) = trajectory_storage(cell, initial, inputs.len(), batch)?;
     let mut workspace = cell.workspace(batch, 0);
     for t in 0..inputs.len() {
         let (done, rest) = states.split_at_mut(t + 1);
@@ -375,7 +377,7 @@ pub(crate) fn unroll_shared<T: Scalar, C: Cell<T>>(
     }
     let batch = check_sequence(cell, initial, std::slice::from_ref(input))?;
     let projection = cell.project(input)?;
-    let (mut states, mut caches) = trajectory_storage(cell, initial, steps, batch);
+    let (mut states, mut caches) = trajectory_storage(cell, initial, steps, batch)?;
     let mut workspace = cell.workspace(batch, 0);
     for t in 0..steps {
         let (done, rest) = states.split_at_mut(t + 1);

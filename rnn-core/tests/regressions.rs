@@ -436,3 +436,135 @@ fn fitting_an_echo_state_network_to_nothing_says_so() {
         "washout (steps skipped before training) is 3, outside its range 0..3 (fewer than the 3 steps given)"
     );
 }
+
+// Found by the API harness: a tiny temperature overflowed `z / τ` into `∞ − ∞ = NaN`.
+#[test]
+fn softmax_at_a_tiny_temperature_is_the_arg_max() {
+    let z = DMatrix::from_column_slice(3, 1, &[0.5, -1.25, 2.0]);
+    let p = loss::softmax(&z, 5e-324).unwrap();
+    assert_eq!(p.as_slice(), &[0.0, 0.0, 1.0]);
+    let log_p = loss::log_softmax(&z, 5e-324).unwrap();
+    assert_eq!(log_p[(2, 0)], 0.0);
+    assert!(log_p[(0, 0)] == f64::NEG_INFINITY && log_p[(1, 0)] == f64::NEG_INFINITY);
+    let (value, grad) = loss::cross_entropy(&z, &[2], 5e-324).unwrap();
+    assert_eq!(value, 0.0);
+    assert!(grad.iter().all(|g| g.is_finite()), "{grad}");
+}
+
+// Found by the API harness: the Schur iteration overflowed and reported radius 0.
+#[test]
+fn spectral_radius_of_huge_entries_scales_them() {
+    let m = DMatrix::from_row_slice(2, 2, &[2.006e299, 3.894e300, -2.568e299, 0.0]);
+    let scaled = esn::spectral_radius(&(&m * 1e-300)).unwrap();
+    let radius = esn::spectral_radius(&m).unwrap();
+    assert!(
+        (radius - scaled * 1e300).abs() <= 1e-12 * radius,
+        "{radius:e} against {:e}",
+        scaled * 1e300
+    );
+}
+
+// Found by the API harness: a nilpotent draw was scaled by a radius made of rounding errors,
+// and a huge target overflowed the reservoir to infinities.
+#[test]
+fn an_echo_state_network_has_the_radius_it_promises_or_an_error() {
+    let nilpotent = esn::EsnConfig {
+        reservoir_size: 5,
+        spectral_radius: 0.736214760623411,
+        density: 0.21414584194881683,
+        input_scaling: 0.5220113129612655,
+        bias_scaling: 0.6649938390250185,
+        leak: 0.8347074517726428,
+        ridge: 0.0060300011598887334,
+        washout: 0,
+        seed: 11370364552228205491,
+    };
+    let huge = esn::EsnConfig {
+        reservoir_size: 5,
+        spectral_radius: f64::MAX,
+        density: 0.5,
+        ..esn::EsnConfig::default()
+    };
+    for config in [nilpotent, huge] {
+        match esn::EchoStateNetwork::new(1, 1, config) {
+            Ok(network) => {
+                let radius = esn::spectral_radius(&network.reservoir.w).unwrap();
+                assert!(
+                    (radius - config.spectral_radius).abs() <= 1e-6 * config.spectral_radius,
+                    "radius {radius} for {config:?}"
+                );
+            }
+            Err(error) => assert!(matches!(
+                error,
+                Error::OutOfRange { .. } | Error::NonFinite { .. }
+            )),
+        }
+    }
+}
+
+// Found by the API harness: counts taken from the caller made buffers that overflowed or could
+// not be allocated (a panic, or an abort no caller can catch).
+#[test]
+fn huge_counts_are_errors() {
+    let cell = elman(3, 2, 1);
+    let h0 = cell.zero_state(1);
+    let context = ElmanInput {
+        x: DMatrix::zeros(2, 1),
+    };
+    for steps in [1 << 40, usize::MAX / 2, usize::MAX] {
+        assert!(
+            drivers::one_to_many(&cell, &h0, &context, steps).is_err(),
+            "{steps}"
+        );
+        assert!(
+            drivers::last_output_adjoint(&cell, steps, &DMatrix::zeros(3, 1)).is_err(),
+            "{steps}"
+        );
+        assert!(
+            rnn_core::dense::Dense::<f64>::init(steps, 3, 1).is_err(),
+            "{steps}"
+        );
+        let decoder = drivers::Decoder {
+            cell: elman(3, 2, 1),
+            readout: rnn_core::dense::Dense::init(2, 3, 1).unwrap(),
+        };
+        assert!(
+            decoder.generate(&h0, &DMatrix::zeros(2, 1), steps).is_err(),
+            "{steps}"
+        );
+    }
+    // A window reaching that far back is full BPTT: nothing is reserved for it up front.
+    let mut tbptt = drivers::TruncatedBptt::new(&cell, &h0, usize::MAX).unwrap();
+    let window = tbptt.window(&cell, &inputs(2, 3)).unwrap();
+    assert_eq!(window.trajectory().len(), 3);
+}
+
+// Found by the API harness: save wrote a diverged optimizer state that load then refused.
+#[test]
+fn a_checkpoint_that_load_would_refuse_is_not_written() {
+    let dir = Scratch::new("diverged");
+    let cell = elman(3, 2, 1);
+    let mut params = cell.clone();
+    let mut adam = Adam::new(0.01);
+    let mut huge = cell.clone();
+    huge.visit_mut(|_, _, data| data.iter_mut().for_each(|x| *x = 1e300));
+    adam.step(&mut params, &huge).unwrap();
+    let path = dir.0.join("diverged.safetensors");
+    assert!(matches!(
+        checkpoint::save(&path, &params, Slot::cell(), &adam),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(!path.exists());
+}
+
+// Found by the API harness: the extent of a strided view overflowed.
+#[test]
+fn strided_views_whose_extent_overflows_are_errors() {
+    let data = [0.0_f64; 8];
+    let huge = usize::MAX / 2 + 1;
+    assert!(rnn_core::gemm::Mat::strided(&data, 2, 2, huge, huge).is_err());
+    assert!(rnn_core::gemm::Mat::col_major(&data, huge, 4).is_err());
+    let mut out = [0.0_f64; 8];
+    assert!(rnn_core::gemm::MatMut::with_col_stride(&mut out, 2, 2, usize::MAX).is_err());
+    assert!(rnn_core::gemm::Mat::strided(&data, 2, 4, 1, 2).is_ok());
+}

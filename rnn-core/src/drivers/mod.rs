@@ -110,7 +110,8 @@ pub fn last_output_adjoint<T: Scalar, C: Cell<T>>(
         });
     }
     let last = output_state(cell, d_last, "adjoint of the last output")?;
-    let mut d_states = vec![cell.zero_state(d_last.ncols()); steps - 1];
+    let mut d_states = crate::checks::reserve(|| format!("steps of the sequence of {}", C::NAME), steps)?;
+    d_states.extend((1..steps).map(|_| cell.zero_state(d_last.ncols())));
     d_states.push(last);
     Ok(d_states)
 }

@@ -139,7 +139,8 @@ impl<T: Scalar, C: Cell<T>> TruncatedBptt<T, C> {
         )?;
         Ok(TruncatedBptt {
             k2,
-            inputs: VecDeque::with_capacity(k2),
+            // Grown as steps arrive: `k2` may be any count (a huge one is full BPTT).
+            inputs: VecDeque::new(),
             states: VecDeque::from([initial.clone()]),
             steps: 0,
         })
