@@ -22,6 +22,13 @@ use crate::Scalar;
 /// }
 /// assert_eq!(Softsign::value(1.0_f64), 0.5);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `rnn_core::Activation`: implement `value` and `derivative` for it",
+    label = "used as an element-wise function, but not an `Activation`",
+    note = "an element-wise function of `recurrent!` (`fn name = Type;`) is a type with \
+            `impl rnn_core::Activation for Type {{ fn value<T: Scalar>(x: T) -> T {{ ... }} \
+            fn derivative<T: Scalar>(x: T) -> T {{ ... }} }}`, both of the input `x`"
+)]
 pub trait Activation {
     /// f(x).
     fn value<T: Scalar>(x: T) -> T;

@@ -99,6 +99,21 @@ pub enum Error {
         /// The value given.
         found: String,
     },
+    /// A size computed from a cell's dimensions is too large to exist: a dimension expression
+    /// such as `4 * H` or `H + I` does not fit in `usize`, or a parameter or buffer would take
+    /// more than `isize::MAX` bytes, the most one allocation can hold. Returned by the
+    /// constructors of a `recurrent!` cell before anything is allocated.
+    Overflow {
+        /// The cell, e.g. "Lstm".
+        cell: &'static str,
+        /// What was sized, e.g. "dimension `4 * H`" or "param `w_ih` [4 * H, I]
+        /// (8589934592 × 2147483648 entries of 8 bytes)".
+        what: String,
+        /// The limit it exceeds: "usize::MAX" or "isize::MAX bytes".
+        limit: &'static str,
+        /// The dimensions given, e.g. "H = 4611686018427387904, I = 1".
+        dims: String,
+    },
     /// Reading or writing a file failed.
     Io {
         /// The file.
@@ -160,6 +175,12 @@ impl fmt::Display for Error {
             Error::OutOfRange { what, range, found } => {
                 write!(f, "{what} is {found}, outside its range {range}")
             }
+            Error::Overflow {
+                cell,
+                what,
+                limit,
+                dims,
+            } => write!(f, "{what} of {cell} exceeds {limit} with {dims}"),
             Error::Io { path, reason } => write!(f, "{path}: {reason}"),
         }
     }

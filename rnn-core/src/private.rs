@@ -118,6 +118,34 @@ pub fn lit<T: Scalar>(value: f64) -> T {
     T::of_f64(value)
 }
 
+// The element-wise operations of the generated kernels, as functions rather than closures:
+// a closure is one more type per node for the compiler to check, which made long chains
+// (`h + h + ... + h`, thousands of terms) slow to compile.
+
+/// `x + y`.
+#[inline(always)]
+pub fn add<T: Scalar>(x: T, y: T) -> T {
+    x + y
+}
+
+/// `x - y`.
+#[inline(always)]
+pub fn sub<T: Scalar>(x: T, y: T) -> T {
+    x - y
+}
+
+/// `x * y`.
+#[inline(always)]
+pub fn mul<T: Scalar>(x: T, y: T) -> T {
+    x * y
+}
+
+/// `-x`.
+#[inline(always)]
+pub fn neg<T: Scalar>(x: T) -> T {
+    -x
+}
+
 /// `rows × cols` zeros.
 pub fn zeros<T: Scalar>(rows: usize, cols: usize) -> DMatrix<T> {
     DMatrix::zeros(rows, cols)
@@ -566,14 +594,59 @@ pub fn softplus_back<T: Scalar>(dy: T, x: T) -> T {
     dy * sigmoid(x)
 }
 
-/// A user activation's value.
-pub fn activation_value<T: Scalar, A: Activation>(x: T) -> T {
-    A::value(x)
+/// The value of the dimension expression `text` of `cell`, `Σ coefficient × dimension +
+/// constant` (`terms` pairs each coefficient with the dimension's value), or
+/// [`Error::Overflow`] when it does not fit in `usize`. `dims` describes the dimensions given.
+pub fn dimension(
+    cell: &'static str,
+    text: &str,
+    terms: &[(usize, usize)],
+    constant: usize,
+    dims: &dyn Fn() -> String,
+) -> Result<usize, Error> {
+    terms
+        .iter()
+        .try_fold(constant, |sum, &(coefficient, value)| {
+            coefficient
+                .checked_mul(value)
+                .and_then(|term| sum.checked_add(term))
+        })
+        .ok_or_else(|| Error::Overflow {
+            cell,
+            what: format!("dimension `{text}`"),
+            limit: "usize::MAX",
+            dims: dims(),
+        })
 }
 
-/// dy f′(x) for a user activation.
-pub fn activation_back<T: Scalar, A: Activation>(dy: T, x: T) -> T {
-    dy * A::derivative(x)
+/// Checks that `rows × cols` entries of `T` fit in one allocation: at most `isize::MAX` bytes,
+/// the most a `Vec` (and so a nalgebra matrix) can hold; else [`Error::Overflow`] naming
+/// `what` and the counts.
+pub fn check_entries<T>(
+    cell: &'static str,
+    what: &str,
+    rows: usize,
+    cols: usize,
+    dims: &dyn Fn() -> String,
+) -> Result<(), Error> {
+    let size = std::mem::size_of::<T>();
+    let bytes = rows
+        .checked_mul(cols)
+        .and_then(|entries| entries.checked_mul(size));
+    if bytes.is_some_and(|bytes| bytes <= isize::MAX as usize) {
+        return Ok(());
+    }
+    let entries = if cols == 1 {
+        format!("{rows} entries")
+    } else {
+        format!("{rows} × {cols} entries")
+    };
+    Err(Error::Overflow {
+        cell,
+        what: format!("{what} ({entries} of {size} bytes)"),
+        limit: "isize::MAX bytes",
+        dims: dims(),
+    })
 }
 
 /// Checks a parameter's shape against the cell's dimensions.

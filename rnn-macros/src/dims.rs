@@ -116,27 +116,39 @@ impl fmt::Display for Dim {
 }
 
 /// Normalises a parsed dimension; products of two dimension names are rejected (not linear).
+/// Chains are folded left to right, so only parentheses recurse (at most
+/// [`crate::ast::MAX_NESTING`] deep).
 pub fn normalise(ast: &DimAst) -> Result<Dim, syn::Error> {
     match ast {
         DimAst::Lit(value, _) => Ok(Dim::constant(*value)),
         DimAst::Name(ident) => Ok(Dim::name(&ident.to_string())),
-        DimAst::Add(a, b) => {
-            let sum = normalise(a)?.add(&normalise(b)?);
-            sum.ok_or_else(|| overflow(ast.span()))
+        DimAst::Sum(terms) => {
+            let mut sum = Dim::constant(0);
+            for term in terms {
+                sum = sum.add(&normalise(term)?).ok_or_else(|| overflow(ast.span()))?;
+            }
+            Ok(sum)
         }
-        DimAst::Mul(a, b) => {
-            let (left, right) = (normalise(a)?, normalise(b)?);
-            let product = match (left.as_constant(), right.as_constant()) {
-                (Some(factor), _) => right.scale(factor),
-                (_, Some(factor)) => left.scale(factor),
-                (None, None) => {
-                    return Err(ast.span().error(format!(
-                        "`{left}` times `{right}` is not linear: dimension arithmetic allows \
-                         sums of dimensions and products with a number (`H + I`, `4 * H`)"
-                    )));
-                }
+        DimAst::Product(factors) => {
+            let Some((first, rest)) = factors.split_first() else {
+                return Ok(Dim::constant(1));
             };
-            product.ok_or_else(|| overflow(ast.span()))
+            let mut left = normalise(first)?;
+            for (k, factor) in rest.iter().enumerate() {
+                let right = normalise(factor)?;
+                let product = match (left.as_constant(), right.as_constant()) {
+                    (Some(factor), _) => right.scale(factor),
+                    (_, Some(factor)) => left.scale(factor),
+                    (None, None) => {
+                        return Err(first.span().to(rest[k].span()).error(format!(
+                            "`{left}` times `{right}` is not linear: dimension arithmetic allows \
+                             sums of dimensions and products with a number (`H + I`, `4 * H`)"
+                        )));
+                    }
+                };
+                left = product.ok_or_else(|| overflow(ast.span()))?;
+            }
+            Ok(left)
         }
     }
 }

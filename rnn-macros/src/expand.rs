@@ -4,6 +4,7 @@
 use crate::adjoint::{self, Leaf, Plan, adjoint_var, leaf_place, proj_field, rows_of, value_var};
 use crate::ast::{CellDef, Cells};
 use crate::ctxt::Ctxt;
+use crate::dims::Dim;
 use crate::ir::{CellIr, Kind, NodeId, Op};
 use crate::ops::Products;
 use proc_macro2::TokenStream;
@@ -16,10 +17,49 @@ pub fn expand(input: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let mut out = TokenStream::new();
+    // Every type name each cell defines, with the cell that defines it.
+    let mut taken: Vec<(String, String)> = Vec::new();
     for cell in &cells.cells {
+        let defines = defined_names(&cell.name.to_string());
+        let clash = defines
+            .iter()
+            .find_map(|name| taken.iter().find(|(other, _)| other == name));
+        if let Some((type_name, other_cell)) = clash {
+            let message = if cell.name == type_name && other_cell == type_name {
+                format!(
+                    "a cell `{type_name}` is already declared in this `recurrent!`; give this cell another name"
+                )
+            } else {
+                format!(
+                    "cell `{}` would define the type `{type_name}`, which cell `{other_cell}` of this `recurrent!` \
+                     already defines; give this cell another name",
+                    cell.name
+                )
+            };
+            out.extend(syn::Error::new(cell.name.span(), message).to_compile_error());
+            continue;
+        }
+        taken.extend(defines.into_iter().map(|name| (name, cell.name.to_string())));
         out.extend(expand_cell(cell));
     }
     out
+}
+
+/// The names of the types `recurrent!` defines for a cell `name`.
+fn defined_names(name: &str) -> Vec<String> {
+    [
+        "",
+        "Dims",
+        "Grad",
+        "State",
+        "Input",
+        "Projection",
+        "Cache",
+        "Workspace",
+    ]
+    .iter()
+    .map(|suffix| format!("{name}{suffix}"))
+    .collect()
 }
 
 fn expand_cell(cell: &CellDef) -> TokenStream {
@@ -40,6 +80,50 @@ fn expand_cell(cell: &CellDef) -> TokenStream {
             out
         }
     }
+}
+
+/// Gives the head of every generated item (its attributes, `pub struct Name<T>`,
+/// `impl<T> Trait for Name<T>`) the span of the cell's name, leaving the bodies' contents as
+/// they are. Errors about the items themselves, above all those of a cell declared twice in a
+/// module ("the name `X` is defined multiple times", "conflicting implementations"), then point
+/// at the user's name token rather than at the whole `recurrent!` invocation, while the code in
+/// the bodies keeps the macro's spans (so lints treat it as generated).
+fn on_the_name(items: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    use proc_macro2::{Delimiter, Group, TokenTree};
+    fn respan_all(stream: TokenStream, span: proc_macro2::Span) -> TokenStream {
+        stream
+            .into_iter()
+            .map(|mut token| {
+                if let TokenTree::Group(group) = &token {
+                    let mut inner = Group::new(group.delimiter(), respan_all(group.stream(), span));
+                    inner.set_span(span);
+                    token = TokenTree::Group(inner);
+                } else {
+                    token.set_span(span);
+                }
+                token
+            })
+            .collect()
+    }
+    items
+        .into_iter()
+        .map(|mut token| {
+            match &token {
+                TokenTree::Group(group) if group.delimiter() == Delimiter::Brace => {
+                    let mut body = Group::new(Delimiter::Brace, group.stream());
+                    body.set_span(span);
+                    token = TokenTree::Group(body);
+                }
+                TokenTree::Group(group) => {
+                    let mut inner = Group::new(group.delimiter(), respan_all(group.stream(), span));
+                    inner.set_span(span);
+                    token = TokenTree::Group(inner);
+                }
+                _ => token.set_span(span),
+            }
+            token
+        })
+        .collect()
 }
 
 fn doc(text: String) -> TokenStream {
@@ -164,6 +248,17 @@ fn emit(ir: &CellIr) -> TokenStream {
     let dims_doc = doc(format!(
         "The dimensions of [`{name}`]; every one must be at least 1."
     ));
+    // The checks of the dimensions, inlined into each constructor (not a method of its own: a
+    // cell declared twice in a module would then be one more "duplicate definition" error).
+    let size_checks = size_checks(ir, &dims);
+    let check_dims = quote! {
+        #(
+            if dims.#dim_fields == 0 {
+                return ::core::result::Result::Err(#rt::Error::ZeroDimension { cell: #name_text, dim: #dim_texts });
+            }
+        )*
+        #size_checks
+    };
 
     // ---- parameters ----
     let param_names: Vec<_> = ir.params.iter().map(|p| &p.name).collect();
@@ -345,7 +440,9 @@ fn emit(ir: &CellIr) -> TokenStream {
         .collect();
     let input_idx: Vec<usize> = (0..ir.inputs.len()).collect();
     let proj_fields: Vec<_> = (0..plan.frontier.len()).map(proj_field).collect();
-    let proj_texts: Vec<String> = proj_fields.iter().map(|f| f.to_string()).collect();
+    // The projection's `Tensors::NAMES`, which run-time errors quote: the values in the
+    // user's terms (`r_x`, `w_hx * x + b`), not the generated field names.
+    let proj_texts: Vec<String> = plan.frontier.iter().map(|&n| ir.describe(n)).collect();
     let proj_rows: Vec<_> = plan
         .frontier
         .iter()
@@ -357,7 +454,8 @@ fn emit(ir: &CellIr) -> TokenStream {
         .iter()
         .map(|&n| {
             doc(format!(
-                "A state-independent value of the step, shape `{} × B`.",
+                "The state-independent value `{}` of the step, shape `{} × B`.",
+                ir.describe(n),
                 shape_text(&ir.nodes[n].kind).trim_matches(['[', ']'])
             ))
         })
@@ -398,7 +496,11 @@ fn emit(ir: &CellIr) -> TokenStream {
         .iter()
         .map(|&n| rows_of(&ir.nodes[n].kind, &dims))
         .collect();
-    let cache_texts: Vec<String> = cache_fields.iter().map(|f| f.to_string()).collect();
+    let cache_texts: Vec<String> = plan
+        .cached
+        .iter()
+        .map(|&n| format!("`{}`", ir.describe(n)))
+        .collect();
     let cache_inits: Vec<TokenStream> = plan.cached.iter().map(|&n| buffer(n, &batch_var)).collect();
 
     // ---- projection: locals ----
@@ -554,14 +656,14 @@ fn emit(ir: &CellIr) -> TokenStream {
             if plan.from_next.get(&n) != Some(&k) {
                 let name = &ir.states[k].name;
                 let place = step_value(n, mode);
-                code.extend(quote!(#rt::map_to::<T, false>(&mut next.#name, &#place, |x: T| x);));
+                code.extend(quote!(#rt::map_to::<T, false>(&mut next.#name, &#place, #rt::identity::<T>);));
             }
         }
         if mode == Mode::Cached {
             for &n in &plan.cached {
                 if let Some(&Leaf::ProjIn(k)) = plan.step.leaves.get(&n) {
                     let (v, view) = (value_var(n), proj_view(k));
-                    code.extend(quote!(#rt::map_to::<T, false>(&mut cache.#v, &#view, |x: T| x);));
+                    code.extend(quote!(#rt::map_to::<T, false>(&mut cache.#v, &#view, #rt::identity::<T>);));
                 }
             }
         }
@@ -725,23 +827,34 @@ fn emit(ir: &CellIr) -> TokenStream {
     let input_tensors = tensors_impl(&input_ty, &input_names, &input_texts, false);
     let proj_field_refs: Vec<&proc_macro2::Ident> = proj_fields.iter().collect();
     let proj_tensors = tensors_impl(&proj_ty, &proj_field_refs, &proj_texts, true);
+    let proj_eq = partial_eq_impl(&proj_ty, &proj_field_refs);
+    let bookkeeping = ["dims", "batch", "capacity", "filled"].map(|f| format_ident!("{}", f));
+    let cache_eq_fields: Vec<&proc_macro2::Ident> = cache_fields.iter().chain(&bookkeeping[..2]).collect();
+    let cache_eq = partial_eq_impl(&cache_ty, &cache_eq_fields);
+    let ws_eq_fields: Vec<&proc_macro2::Ident> = ws_fields.iter().chain(&bookkeeping).collect();
+    let workspace_eq = partial_eq_impl(&workspace_ty, &ws_eq_fields);
 
-    quote! {
+    // The cell's own struct first (so that a cell declared twice is first reported as
+    // "the name `X` is defined multiple times"), the user's attributes with their own spans.
+    let cell_struct = on_the_name(
+        quote! {
+            #cell_docs_default
+            #[derive(Clone, Debug, PartialEq)]
+            #vis struct #name<T: #rt::Scalar> {
+                #( #param_docs pub #param_names: #param_types, )*
+                #( #hyper_docs pub #hyper_names: #hyper_types, )*
+                dims: #dims_ty,
+                __marker: ::core::marker::PhantomData<T>,
+            }
+        },
+        name.span(),
+    );
+    let rest = quote! {
         #dims_doc
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[allow(non_snake_case)]
         #vis struct #dims_ty {
             #( #dim_docs pub #dim_fields: usize, )*
-        }
-
-        #(#attrs)*
-        #cell_docs_default
-        #[derive(Clone, Debug, PartialEq)]
-        #vis struct #name<T: #rt::Scalar> {
-            #( #param_docs pub #param_names: #param_types, )*
-            #( #hyper_docs pub #hyper_names: #hyper_types, )*
-            dims: #dims_ty,
-            __marker: ::core::marker::PhantomData<T>,
         }
 
         #grad_doc
@@ -765,14 +878,14 @@ fn emit(ir: &CellIr) -> TokenStream {
         }
 
         #proj_doc
-        #[derive(Clone, Debug, PartialEq)]
+        #[derive(Clone, Debug)]
         #vis struct #proj_ty<T: #rt::Scalar> {
             #( #proj_docs pub #proj_fields: #na::DMatrix<T>, )*
             #marker,
         }
 
         #cache_doc
-        #[derive(Clone, Debug, PartialEq)]
+        #[derive(Clone, Debug)]
         #vis struct #cache_ty<T: #rt::Scalar> {
             #( #cache_fields: #na::DMatrix<T>, )*
             dims: #dims_ty,
@@ -781,7 +894,7 @@ fn emit(ir: &CellIr) -> TokenStream {
         }
 
         #workspace_doc
-        #[derive(Clone, Debug, PartialEq)]
+        #[derive(Clone, Debug)]
         #vis struct #workspace_ty<T: #rt::Scalar> {
             #( #ws_fields: #ws_types, )*
             dims: #dims_ty,
@@ -795,18 +908,9 @@ fn emit(ir: &CellIr) -> TokenStream {
 
         #allow
         impl<T: #rt::Scalar> #name<T> {
-            fn check_dims(dims: #dims_ty) -> ::core::result::Result<(), #rt::Error> {
-                #(
-                    if dims.#dim_fields == 0 {
-                        return ::core::result::Result::Err(#rt::Error::ZeroDimension { cell: #name_text, dim: #dim_texts });
-                    }
-                )*
-                ::core::result::Result::Ok(())
-            }
-
             /// A cell with every parameter zero and every hyper-parameter at its default.
             pub fn new(dims: #dims_ty) -> ::core::result::Result<Self, #rt::Error> {
-                Self::check_dims(dims)?;
+                #check_dims
                 ::core::result::Result::Ok(Self {
                     #( #param_names: #param_zeros, )*
                     #( #hyper_names: #hyper_defaults, )*
@@ -819,7 +923,13 @@ fn emit(ir: &CellIr) -> TokenStream {
             /// `±1/√C`, a vector `[N]` uniform in `±1/√N`, a scalar uniform in `±1`.
             /// The same seed gives the same bits.
             pub fn init(dims: #dims_ty, seed: u64) -> ::core::result::Result<Self, #rt::Error> {
-                let mut cell = Self::new(dims)?;
+                #check_dims
+                let mut cell = Self {
+                    #( #param_names: #param_zeros, )*
+                    #( #hyper_names: #hyper_defaults, )*
+                    dims,
+                    __marker: ::core::marker::PhantomData,
+                };
                 let mut rng = #rt::SplitMix64::new(seed);
                 #( #init_fill )*
                 ::core::result::Result::Ok(cell)
@@ -827,7 +937,7 @@ fn emit(ir: &CellIr) -> TokenStream {
 
             /// A cell from given parameters (in declaration order), each checked against `dims`.
             pub fn from_params(dims: #dims_ty, #( #param_names: #param_types ),*) -> ::core::result::Result<Self, #rt::Error> {
-                Self::check_dims(dims)?;
+                #check_dims
                 #( #rt::check_param(#name_text, #param_texts, #param_dims_text, #arg_found, #param_expected)?; )*
                 ::core::result::Result::Ok(Self {
                     #( #param_names, )*
@@ -874,6 +984,9 @@ fn emit(ir: &CellIr) -> TokenStream {
         #state_tensors
         #input_tensors
         #proj_tensors
+        #proj_eq
+        #cache_eq
+        #workspace_eq
 
         #allow
         impl<T: #rt::Scalar> #rt::Cell<T> for #name<T> {
@@ -942,7 +1055,11 @@ fn emit(ir: &CellIr) -> TokenStream {
 
             fn cache_len(&self, batch: usize) -> usize {
                 let dims = self.dims;
-                0usize #( + #cache_rows * batch )*
+                // Statements, not one `+` chain (a cell may cache thousands of values); saturating
+                // for a batch too large to exist.
+                let mut len = 0usize;
+                #( len = len.saturating_add((#cache_rows).saturating_mul(batch)); )*
+                len
             }
 
             fn project(&self, input: &#input_ty<T>) -> ::core::result::Result<#proj_ty<T>, #rt::Error> {
@@ -1057,6 +1174,108 @@ fn emit(ir: &CellIr) -> TokenStream {
                 #( #flush )*
                 ws.filled = 0;
                 ::core::result::Result::Ok(())
+            }
+        }
+    };
+    let rest = on_the_name(rest, name.span());
+    quote! {
+        #(#attrs)*
+        #cell_struct
+        #rest
+    }
+}
+
+/// The checks of `check_dims` that every size computed from the dimensions exists, in three
+/// passes (so the first error is the most basic one): every dimension expression of the cell
+/// (declarations and intermediate values such as `[x; h]`) fits in `usize`, one column of each
+/// takes at most `isize::MAX` bytes, and so does every matrix parameter and hyper-parameter.
+/// The other sizes the generated code computes from the dimensions are these or smaller; the
+/// ones that also depend on the batch (states, caches, workspaces) are not checked here.
+fn size_checks(ir: &CellIr, dims: &TokenStream) -> TokenStream {
+    let rt = quote!(::rnn_core::__private);
+    let name_text = ir.name.to_string();
+    let mut expressions: Vec<&Dim> = Vec::new();
+    let kinds = (ir
+        .inputs
+        .iter()
+        .chain(&ir.states)
+        .chain(&ir.params)
+        .map(|t| &t.kind))
+    .chain(ir.hypers.iter().map(|h| &h.kind))
+    .chain(ir.nodes.iter().map(|n| &n.kind));
+    for kind in kinds {
+        let found: &[&Dim] = match kind {
+            Kind::Vector { len, .. } => &[len],
+            Kind::Matrix { rows, cols } => &[rows, cols],
+            Kind::Scalar | Kind::Error => &[],
+        };
+        for &dim in found {
+            if dim.as_constant().is_none() && !expressions.contains(&dim) {
+                expressions.push(dim);
+            }
+        }
+    }
+    let describe_format = if ir.dims.is_empty() {
+        "no dimensions".to_owned()
+    } else {
+        ir.dims
+            .iter()
+            .map(|d| format!("{d} = {{}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let dim_fields = ir.dims.iter().map(|d| format_ident!("{}", d));
+    let mut code = quote! {
+        let __dims_text = || ::std::format!(#describe_format, #( #dims.#dim_fields ),*);
+    };
+    for dim in &expressions {
+        let text = dim.to_string();
+        let terms = dim.terms.iter().map(|(field, coefficient)| {
+            let field = format_ident!("{}", field);
+            let coefficient = *coefficient as usize;
+            quote!((#coefficient, #dims.#field))
+        });
+        let constant = dim.constant as usize;
+        code.extend(quote! {
+            #rt::dimension(#name_text, #text, &[#(#terms),*], #constant, &__dims_text)?;
+        });
+    }
+    for dim in &expressions {
+        let what = format!("a vector of dimension `{dim}`");
+        let len = dim.runtime(dims);
+        code.extend(quote! {
+            #rt::check_entries::<T>(#name_text, #what, #len, 1usize, &__dims_text)?;
+        });
+    }
+    let matrices = (ir.params.iter().map(|p| ("param", &p.name, &p.kind)))
+        .chain(ir.hypers.iter().map(|h| ("hyper-parameter", &h.name, &h.kind)));
+    for (role, name, kind) in matrices {
+        if let Kind::Matrix { rows, cols } = kind {
+            let what = format!("{role} `{name}` {}", shape_text(kind));
+            let (rows, cols) = (rows.runtime(dims), cols.runtime(dims));
+            code.extend(quote! {
+                #rt::check_entries::<T>(#name_text, #what, #rows, #cols, &__dims_text)?;
+            });
+        }
+    }
+    code
+}
+
+/// `impl PartialEq` comparing the given fields, one statement each. Not derived: the derive is
+/// one `&&` chain over every field, and a step with thousands of values (so a workspace with
+/// thousands of buffers) overflowed the compiler's stack on it.
+fn partial_eq_impl(ty: &proc_macro2::Ident, fields: &[&proc_macro2::Ident]) -> TokenStream {
+    let rt = quote!(::rnn_core::__private);
+    quote! {
+        #[allow(clippy::all)]
+        impl<T: #rt::Scalar> ::core::cmp::PartialEq for #ty<T> {
+            fn eq(&self, other: &Self) -> bool {
+                #(
+                    if self.#fields != other.#fields {
+                        return false;
+                    }
+                )*
+                true
             }
         }
     }

@@ -25,6 +25,16 @@ mod valid;
 use proc_macro::TokenStream;
 
 /// Declares one or more recurrent cells; see the `rnn_core` documentation for the DSL.
+///
+/// # Limits
+///
+/// * Chains of `+`, `-` and `*` may be of any length (`h + h + ... + h` with thousands of
+///   terms expands; every term is a node of the step, so the compiler's time grows with it).
+/// * Expressions may nest at most 128 levels deep: each pair of parentheses, each function
+///   call, each unary `-` and each `[a; b]` around a value adds a level, so
+///   `tanh(tanh(... (h) ...))` with 129 calls is an error spanned on the call that goes past
+///   the limit. Bind inner parts with `let` and use their names instead. Parentheses in a
+///   shape (`[2 * (H + I)]`) are limited the same way.
 #[proc_macro]
 pub fn recurrent(input: TokenStream) -> TokenStream {
     expand::expand(input.into()).into()
@@ -104,6 +114,136 @@ mod tests {
             assert!(expand_without_panic(program), "panicked on {program}");
             let out = crate::expand::expand(program.parse().unwrap()).to_string();
             assert!(out.contains("compile_error"), "{program} must be rejected");
+        }
+    }
+
+    /// The longest run of binary operators between separators anywhere in `stream`: how deep
+    /// the compiler's expression tree of the expansion gets (it recurses on such chains).
+    fn longest_operator_chain(stream: TokenStream) -> usize {
+        use proc_macro2::TokenTree;
+        let mut longest = 0;
+        let mut pending = vec![stream];
+        while let Some(stream) = pending.pop() {
+            let mut run = 0;
+            for token in stream {
+                match token {
+                    TokenTree::Group(group) => {
+                        pending.push(group.stream());
+                    }
+                    TokenTree::Punct(p) if matches!(p.as_char(), '+' | '-' | '*' | '&' | '|') => {
+                        run += 1;
+                        longest = longest.max(run);
+                    }
+                    TokenTree::Punct(p) if matches!(p.as_char(), ';' | ',' | '=') => run = 0,
+                    _ => {}
+                }
+            }
+        }
+        longest
+    }
+
+    fn cell_with_step(step: &str) -> String {
+        format!("pub cell Deep {{ input x[H]; state h[H]; param w[H, H]; step {{ h = {step} + w * x; }} }}")
+    }
+
+    /// Chains of any length expand (parsed and lowered by loops), here on a test thread's
+    /// 2 MiB stack, and the expansion has no long operator chain: one statement per node, and
+    /// no derived `PartialEq` (the derive is one `&&` chain over the workspace's buffers, on
+    /// which rustc overflowed its stack for a 3 000-term sum).
+    #[test]
+    fn long_chains_expand_into_flat_code() {
+        let n = 10_000;
+        let sum = vec!["h"; n].join(" + ") + " + x";
+        let difference = "x".to_owned() + &" - h".repeat(n);
+        let product = vec!["h"; n].join(" * ");
+        let mixed = vec!["h * h"; n / 2].join(" - ") + " + x";
+        for step in [sum, difference, product, mixed] {
+            let out = crate::expand::expand(cell_with_step(&step).parse().unwrap());
+            let text = out.to_string();
+            assert!(!text.contains("compile_error"), "{}...", &step[..40]);
+            assert!(!text.contains("PartialEq)] pub struct DeepWorkspace"));
+            assert!(!text.contains("PartialEq)] pub struct DeepCache"));
+            let chain = longest_operator_chain(out);
+            assert!(
+                chain < 16,
+                "an operator chain of {chain} in the expansion of {}...",
+                &step[..40]
+            );
+        }
+    }
+
+    /// Nesting up to the documented limit expands (on a 2 MiB test thread, in every build of
+    /// this crate); one level more is a spanned error, not a stack overflow.
+    #[test]
+    fn nesting_is_limited_to_the_documented_depth() {
+        let limit = crate::ast::MAX_NESTING;
+        let nested = |depth: usize, open: &str, close: &str| open.repeat(depth) + "h" + &close.repeat(depth);
+        for (open, close) in [("tanh(", ")"), ("(", ")"), ("-", ""), ("sigmoid((", "))")] {
+            let at_limit = nested(if open.len() > 5 { limit / 2 } else { limit }, open, close);
+            let out = crate::expand::expand(cell_with_step(&format!("{at_limit} + x")).parse().unwrap());
+            assert!(
+                !out.to_string().contains("compile_error"),
+                "{open}: {limit} levels must expand"
+            );
+            let past = nested(limit + 1, open, close);
+            let out = crate::expand::expand(cell_with_step(&format!("{past} + x")).parse().unwrap());
+            let text = out.to_string();
+            assert!(
+                text.contains("compile_error") && text.contains(&format!("nests more than {limit} levels")),
+                "{open}: {} levels must be an error: {}",
+                limit + 1,
+                &text[..text.len().min(300)]
+            );
+        }
+        let concat = "[".repeat(limit + 1) + "h" + &"; h]".repeat(limit + 1);
+        let out = crate::expand::expand(cell_with_step(&format!("w * {concat}")).parse().unwrap());
+        assert!(out.to_string().contains("nests more than"));
+        let shape = format!(
+            "pub cell S {{ input x[{}H{}]; state h[H]; step {{ h = h; }} }}",
+            "(".repeat(limit + 1),
+            ")".repeat(limit + 1)
+        );
+        let out = crate::expand::expand(shape.parse().unwrap()).to_string();
+        assert!(out.contains("nests more than"), "{out}");
+    }
+
+    /// The generated docs describe the projection and the cache in the user's terms, not by
+    /// node ids (`v15`, `p0`; field names aside).
+    #[test]
+    fn docs_name_values_in_the_users_terms() {
+        let lstm = "pub cell Lstm { input x[I]; state h[H], c[H]; param w_ih[4 * H, I], w_hh[4 * H, H], b[4 * H]; \
+                    step { let [i_x, f_x, g_x, o_x] = split(w_ih * x + b); let [i_h, f_h, g_h, o_h] = split(w_hh * h); \
+                    let i = sigmoid(i_x + i_h); let f = sigmoid(f_x + f_h); let g = tanh(g_x + g_h); \
+                    let o = sigmoid(o_x + o_h); c = f * c + i * g; h = o * tanh(c); } }";
+        let is_id = |word: &str| {
+            let mut chars = word.chars();
+            matches!(chars.next(), Some('v' | 'p' | 'd' | 'g'))
+                && chars.clone().next().is_some()
+                && chars.all(|c| c.is_ascii_digit())
+        };
+        for program in [PROGRAMS[0], PROGRAMS[1], lstm] {
+            let out = crate::expand::expand(program.parse().unwrap()).to_string();
+            let docs: Vec<&str> = out
+                .split("doc = \"")
+                .skip(1)
+                .map(|rest| rest.split('"').next().unwrap())
+                .collect();
+            assert!(docs.len() > 10, "{program}");
+            for doc in &docs {
+                for word in doc.split(|c: char| !c.is_ascii_alphanumeric()) {
+                    assert!(!is_id(word), "`{word}` in the doc \"{doc}\"");
+                }
+            }
+            if program == lstm {
+                let cache = docs
+                    .iter()
+                    .find(|d| d.contains("What the backward step"))
+                    .unwrap();
+                for value in ["`i`", "`f`", "`g`", "`o`", "`tanh(c)`"] {
+                    assert!(cache.contains(value), "{value} in {cache}");
+                }
+                assert!(docs.iter().any(|d| d.contains("value `f_x`")), "{docs:?}");
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! in the message. Sums are re-associated so that state-independent terms come first: that is
 //! what lets `w_hh * h + w_hx * x + b` hoist `w_hx * x + b` out of the time loop.
 
-use crate::ast::{BinOp, CellDef, DimAst, Expr, ExprKind, ShapeAst, Stmt};
+use crate::ast::{CellDef, DimAst, Expr, ExprKind, ShapeAst, Stmt};
 use crate::ctxt::{Ctxt, SpanRange};
 use crate::dims::{Dim, normalise};
 use crate::ir::{Builtin, CellIr, Dep, Func, Hyper, Kind, Node, NodeId, Op, Tensor};
@@ -142,6 +142,7 @@ pub fn lower(cell: &CellDef, cx: &mut Ctxt) -> Option<CellIr> {
         params: lowerer.params,
         hypers: lowerer.hypers,
         funcs: cell.funcs.iter().map(|f| f.path.clone()).collect(),
+        func_names: cell.funcs.iter().map(|f| f.name.to_string()).collect(),
         output,
         nodes: lowerer.nodes,
         assigns: assigns?,
@@ -157,9 +158,10 @@ fn collect_dim_names(dim: &DimAst, out: &mut Vec<String>) {
                 out.push(name);
             }
         }
-        DimAst::Add(a, b) | DimAst::Mul(a, b) => {
-            collect_dim_names(a, out);
-            collect_dim_names(b, out);
+        DimAst::Sum(parts) | DimAst::Product(parts) => {
+            for part in parts {
+                collect_dim_names(part, out);
+            }
         }
     }
 }
@@ -187,6 +189,7 @@ impl Lowerer<'_> {
             dep,
             active,
             span,
+            label: None,
         });
         self.nodes.len() - 1
     }
@@ -220,6 +223,10 @@ impl Lowerer<'_> {
                     return;
                 };
                 let source = self.expr(arg);
+                if names.is_empty() {
+                    // Reported by `valid`: the pattern names no block.
+                    return;
+                }
                 let parts = names.len();
                 let block_kind = match &self.nodes[source].kind {
                     Kind::Vector { len, batched } => match len.divide(parts as u64) {
@@ -228,13 +235,7 @@ impl Lowerer<'_> {
                             batched: *batched,
                         },
                         None => {
-                            self.cx.error_at(
-                                arg.span,
-                                format!(
-                                    "cannot split a vector of length {len} into {parts} equal blocks: \
-                                     {len} is not a multiple of {parts}; declare the length as `{parts} * H`"
-                                ),
-                            );
+                            self.cx.error_at(arg.span, split_hint(arg, len, parts));
                             Kind::Error
                         }
                     },
@@ -269,6 +270,7 @@ impl Lowerer<'_> {
                 }
                 assigns[k] = Some(id);
                 self.env.insert(target.to_string(), Binding::Node(id));
+                self.label(target, id);
                 let expected = self.states[k].kind.clone();
                 let node = &self.nodes[id];
                 match (&node.kind, &expected) {
@@ -303,6 +305,20 @@ impl Lowerer<'_> {
 
     fn bind(&mut self, name: &Ident, id: NodeId) {
         self.env.insert(name.to_string(), Binding::Node(id));
+        self.label(name, id);
+    }
+
+    /// Names a computed value after the first name the step gives it (leaves keep their
+    /// declared names).
+    fn label(&mut self, name: &Ident, id: NodeId) {
+        let node = &mut self.nodes[id];
+        let leaf = matches!(
+            node.op,
+            Op::Input(_) | Op::State(_) | Op::Param(_) | Op::Hyper(_) | Op::Lit(_)
+        );
+        if !leaf && node.label.is_none() {
+            node.label = Some(name.to_string());
+        }
     }
 
     fn error_node(&mut self, span: SpanRange) -> NodeId {
@@ -340,23 +356,9 @@ impl Lowerer<'_> {
                     self.error_node(expr.span)
                 }
             },
-            ExprKind::Neg(inner) => {
-                let a = self.expr(inner);
-                let kind = match &self.nodes[a].kind {
-                    Kind::Matrix { .. } => {
-                        self.matrix_misuse(inner.span, a);
-                        Kind::Error
-                    }
-                    other => other.clone(),
-                };
-                self.push(Op::Neg(a), kind, expr.span)
-            }
-            ExprKind::Binary(BinOp::Mul, a_expr, b_expr) => {
-                let a = self.expr(a_expr);
-                let b = self.expr(b_expr);
-                self.product(a, b, a_expr, b_expr, expr.span)
-            }
-            ExprKind::Binary(..) => self.sum(expr),
+            ExprKind::Neg(inner) => self.neg(expr, inner, None),
+            ExprKind::Product(factors) => self.product_chain(factors),
+            ExprKind::Sum(_) => self.sum(expr),
             ExprKind::Call(name, args) => self.call(name, args, expr.span),
             ExprKind::Concat(parts) => {
                 let ids: Vec<NodeId> = parts.iter().map(|p| self.expr(p)).collect();
@@ -392,7 +394,58 @@ impl Lowerer<'_> {
         );
     }
 
-    fn product(&mut self, a: NodeId, b: NodeId, a_expr: &Expr, b_expr: &Expr, span: SpanRange) -> NodeId {
+    /// `-inner`. A matrix cannot be negated; when the negation is a factor of a product and a
+    /// factor follows it (`-w * x`), the hint is the negated product.
+    fn neg(&mut self, expr: &Expr, inner: &Expr, next: Option<&Expr>) -> NodeId {
+        let a = self.expr(inner);
+        let kind = match &self.nodes[a].kind {
+            Kind::Matrix { .. } => {
+                match next {
+                    Some(next) => {
+                        let kind = self.nodes[a].kind.describe();
+                        self.cx.error_at(
+                            expr.span,
+                            format!(
+                                "`-{inner} * {next}` is `(-{inner}) * {next}`, and `{inner}` is {kind}, which \
+                                 cannot be negated (a matrix only multiplies the vector on its right); \
+                                 write `-({inner} * {next})`"
+                            ),
+                        );
+                    }
+                    None => self.matrix_misuse(inner.span, a),
+                }
+                Kind::Error
+            }
+            other => other.clone(),
+        };
+        self.push(Op::Neg(a), kind, expr.span)
+    }
+
+    /// `f0 * f1 * ...`, multiplied left to right (a loop: a chain of any length costs no stack).
+    fn product_chain(&mut self, factors: &[Expr]) -> NodeId {
+        let factor = |this: &mut Self, k: usize| -> NodeId {
+            match &factors[k].kind {
+                ExprKind::Neg(inner) => this.neg(&factors[k], inner, factors.get(k + 1)),
+                _ => this.expr(&factors[k]),
+            }
+        };
+        let mut acc = factor(self, 0);
+        for k in 1..factors.len() {
+            let b = factor(self, k);
+            acc = self.product(acc, b, factors, k);
+        }
+        acc
+    }
+
+    /// The product of `a`, the value of `factors[..k]`, and `b`, the value of `factors[k]`.
+    fn product(&mut self, a: NodeId, b: NodeId, factors: &[Expr], k: usize) -> NodeId {
+        let span = factors[0].span.to(factors[k].span);
+        let b_expr = &factors[k];
+        let a_text = if k == 1 {
+            self.text(&factors[0])
+        } else {
+            "the expression".to_owned()
+        };
         let (ka, kb) = (self.nodes[a].kind.clone(), self.nodes[b].kind.clone());
         let (op, kind) = match (&ka, &kb) {
             (Kind::Error, _) | (_, Kind::Error) => (Op::Mul(a, b), Kind::Error),
@@ -427,13 +480,24 @@ impl Lowerer<'_> {
                 (Op::Mul(a, b), Kind::Error)
             }
             (_, Kind::Matrix { .. }) => {
-                self.cx.error_at(
-                    b_expr.span,
-                    format!(
-                        "{} cannot multiply a matrix from the left; write the matrix first: `w * x`",
+                // `*` is left-associative: `2 * w * x` is `(2 * w) * x`, a scalar times a matrix.
+                let message = match factors.get(k + 1) {
+                    Some(next) => {
+                        let left: Vec<String> = factors[..k].iter().map(ToString::to_string).collect();
+                        let left = left.join(" * ");
+                        format!(
+                            "`{left} * {b_expr} * {next}` is `({left} * {b_expr}) * {next}`, and {} cannot \
+                             multiply a matrix (a matrix only multiplies the vector on its right); \
+                             write `{left} * ({b_expr} * {next})`",
+                            ka.describe(),
+                        )
+                    }
+                    None => format!(
+                        "{} cannot multiply a matrix; a matrix can only be the left operand of `*` with a vector (`w * x`)",
                         ka.describe()
                     ),
-                );
+                };
+                self.cx.error_at(b_expr.span, message);
                 (Op::Mul(a, b), Kind::Error)
             }
             _ => match self.broadcast(&ka, &kb) {
@@ -443,7 +507,7 @@ impl Lowerer<'_> {
                         span,
                         format!(
                             "shape mismatch in `*`: `{}` is {} but `{}` is {}; element-wise products need equal lengths",
-                            self.text(a_expr),
+                            a_text,
                             ka.describe(),
                             self.text(b_expr),
                             kb.describe()
@@ -484,7 +548,11 @@ impl Lowerer<'_> {
     /// state-independent terms first.
     fn sum(&mut self, expr: &Expr) -> NodeId {
         let mut terms: Vec<(bool, &Expr)> = Vec::new();
-        flatten_sum(expr, false, &mut terms);
+        if let ExprKind::Sum(chain) = &expr.kind {
+            flatten_sum(chain, false, &mut terms);
+        } else {
+            terms.push((false, expr));
+        }
         let ids: Vec<NodeId> = terms.iter().map(|(_, e)| self.expr(e)).collect();
         let mut kind = Kind::Error;
         let mut ok = true;
@@ -602,6 +670,36 @@ impl Lowerer<'_> {
     }
 }
 
+/// Why `split(arg)` cannot cut a vector of length `len` into `parts` equal blocks, and what to
+/// write instead.
+fn split_hint(arg: &Expr, len: &Dim, parts: usize) -> String {
+    let problem = format!(
+        "cannot split a vector of length {len} into {parts} equal blocks: {len} is not a multiple of {parts}"
+    );
+    let mut inner = arg;
+    while let ExprKind::Paren(e) = &inner.kind {
+        inner = e;
+    }
+    if let ExprKind::Concat(pieces) = &inner.kind
+        && let Some((last, rest)) = pieces.split_last()
+    {
+        // `split([h; x])` does not undo the concatenation: it cuts the stacked vector into
+        // equal blocks, whatever the lengths of the pieces.
+        let rest: Vec<String> = rest.iter().map(|p| format!("`{p}`")).collect();
+        let last = format!("`{last}`");
+        return format!(
+            "cannot split `{inner}` (length {len}) into {parts} equal blocks: {len} is not a multiple of \
+             {parts}; `split` cuts a vector into equal blocks, it does not undo `[a; b]`: use {} and {last} \
+             directly",
+            rest.join(", ")
+        );
+    }
+    match (len.terms.len(), len.terms.iter().next()) {
+        (1, Some((name, _))) => format!("{problem}; declare the length as `{parts} * {name}`"),
+        _ => format!("{problem}; make the length a multiple of {parts}"),
+    }
+}
+
 fn binds(stmt: &Stmt, name: &Ident) -> bool {
     match stmt {
         Stmt::Let { name: bound, .. } => bound == name,
@@ -610,19 +708,17 @@ fn binds(stmt: &Stmt, name: &Ident) -> bool {
     }
 }
 
-fn flatten_sum<'e>(expr: &'e Expr, negative: bool, out: &mut Vec<(bool, &'e Expr)>) {
-    match &expr.kind {
-        ExprKind::Binary(BinOp::Add, a, b) => {
-            flatten_sum(a, negative, out);
-            flatten_sum(b, negative, out);
+/// The terms of a sum with their signs, parenthesised sums spliced in (`a - (b - c)` is
+/// `a - b + c`); recursion only through parentheses.
+fn flatten_sum<'e>(terms: &'e [(bool, Expr)], negative: bool, out: &mut Vec<(bool, &'e Expr)>) {
+    for (minus, term) in terms {
+        let sign = negative != *minus;
+        if let ExprKind::Paren(inner) = &term.kind
+            && let ExprKind::Sum(inner_terms) = &inner.kind
+        {
+            flatten_sum(inner_terms, sign, out);
+        } else {
+            out.push((sign, term));
         }
-        ExprKind::Binary(BinOp::Sub, a, b) => {
-            flatten_sum(a, negative, out);
-            flatten_sum(b, !negative, out);
-        }
-        ExprKind::Paren(inner) if matches!(inner.kind, ExprKind::Binary(BinOp::Add | BinOp::Sub, ..)) => {
-            flatten_sum(inner, negative, out)
-        }
-        _ => out.push((negative, expr)),
     }
 }

@@ -26,8 +26,8 @@
 //! | user `f(a)`    | `f(a)`                 | `da += dy ⊙ f′(a)`                             |
 
 use crate::ir::{Builtin, Func, Kind, Op};
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
 
 /// A value in generated code: a place expression (`ws.v3`, `self.w`, `cache.v3`, `next.h`)
 /// and its kind.
@@ -86,8 +86,11 @@ fn scalar_fn(func: Func, funcs: &[syn::Path]) -> TokenStream {
         Func::Builtin(Builtin::Exp) => quote!(#rt::exp::<T>),
         Func::Builtin(Builtin::Softplus) => quote!(#rt::softplus::<T>),
         Func::User(k) => {
-            let path = &funcs[k];
-            quote!(#rt::activation_value::<T, #path>)
+            // A closure rather than the method itself: passing the method where `impl Fn` is
+            // expected would check `Path: Activation` again at the generated call.
+            let value = user_method(&funcs[k], "value");
+            let call = quote_spanned!(last_span(&funcs[k])=> (x));
+            quote!((|x: T| #value #call))
         }
     }
 }
@@ -104,10 +107,37 @@ fn scalar_back(func: Func, funcs: &[syn::Path]) -> TokenStream {
         Func::Builtin(Builtin::Exp) => quote!(#rt::exp_back::<T>),
         Func::Builtin(Builtin::Softplus) => quote!(#rt::softplus_back::<T>),
         Func::User(k) => {
-            let path = &funcs[k];
-            quote!(#rt::activation_back::<T, #path>)
+            let derivative = user_method(&funcs[k], "derivative");
+            let last = last_span(&funcs[k]);
+            let call = quote_spanned!(last=> (x));
+            quote!((|dy: T, x: T| dy * #derivative #call))
         }
     }
+}
+
+/// `<Path as Activation>::method::<T>` for the type of `fn name = Path;`, spanned on the user's
+/// path: if the type does not implement `Activation`, every use is the same error on the user's
+/// tokens (which the compiler reports once), with the trait's `on_unimplemented` message, and
+/// no note points into the runtime (no bound of a helper function is involved).
+fn user_method(path: &syn::Path, method: &str) -> TokenStream {
+    let first = path
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    let last = last_span(path);
+    let method = Ident::new(method, last);
+    let open = quote_spanned!(first=> <);
+    let rest = quote_spanned!(last=> as ::rnn_core::__private::Activation>::#method::<T>);
+    quote!(#open #path #rest)
+}
+
+/// The span of the last token of a path (the type name of `a::b::Type`).
+fn last_span(path: &syn::Path) -> Span {
+    path.to_token_stream()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |t| t.span())
 }
 
 fn activation_need(func: Func) -> Option<Need> {
@@ -138,10 +168,11 @@ pub fn forward(op: &Op, args: &[Val], funcs: &[syn::Path]) -> Kernel {
             x: args[1].clone(),
         },
         Op::Add(..) | Op::Sub(..) | Op::Mul(..) => {
-            let symbol = match op {
-                Op::Add(..) => quote!(+),
-                Op::Sub(..) => quote!(-),
-                _ => quote!(*),
+            let rt = rt();
+            let (symbol, function) = match op {
+                Op::Add(..) => (quote!(+), quote!(#rt::add::<T>)),
+                Op::Sub(..) => (quote!(-), quote!(#rt::sub::<T>)),
+                _ => (quote!(*), quote!(#rt::mul::<T>)),
             };
             let (a, b) = (&args[0], &args[1]);
             match (scalar(0), scalar(1)) {
@@ -152,7 +183,7 @@ pub fn forward(op: &Op, args: &[Val], funcs: &[syn::Path]) -> Kernel {
                 (false, false) => Kernel::Zip {
                     a: a.clone(),
                     b: b.clone(),
-                    f: quote!(|x: T, y: T| x #symbol y),
+                    f: function,
                 },
                 (true, false) => Kernel::Map {
                     a: b.clone(),
@@ -195,7 +226,7 @@ pub fn identity(v: &Val) -> Kernel {
     } else {
         Kernel::Map {
             a: v.clone(),
-            f: quote!(|x: T| x),
+            f: quote!(::rnn_core::__private::identity::<T>),
         }
     }
 }
@@ -207,7 +238,7 @@ fn negated(v: &Val) -> Kernel {
     } else {
         Kernel::Map {
             a: v.clone(),
-            f: quote!(|x: T| -x),
+            f: quote!(::rnn_core::__private::neg::<T>),
         }
     }
 }
@@ -374,7 +405,7 @@ pub fn vjp(
                 (true, false) | (false, false) => Kernel::Zip {
                     a: dy.clone(),
                     b: other.clone(),
-                    f: quote!(|d: T, x: T| d * x),
+                    f: quote!(::rnn_core::__private::mul::<T>),
                 },
                 (false, true) => Kernel::Map {
                     a: dy.clone(),

@@ -215,9 +215,10 @@ fn check_dim_names(dim: &crate::ast::DimAst, cx: &mut Ctxt) {
                 );
             }
         }
-        DimAst::Add(a, b) | DimAst::Mul(a, b) => {
-            check_dim_names(a, cx);
-            check_dim_names(b, cx);
+        DimAst::Sum(parts) | DimAst::Product(parts) => {
+            for part in parts {
+                check_dim_names(part, cx);
+            }
         }
     }
 }
@@ -254,7 +255,13 @@ fn check_statements(cell: &CellDef, cx: &mut Ctxt) {
                             "`let [a, b, ...] = ...` destructures the blocks of `split(...)`; write `split(...)` here",
                         ),
                     }
-                    if names.len() < 2 {
+                    if names.is_empty() {
+                        cx.error_at(
+                            *pattern,
+                            "this pattern names no block: `split` cuts a vector into two or more blocks, \
+                             one name each: `let [a, b] = split(...);`",
+                        );
+                    } else if names.len() < 2 {
                         cx.error_at(*pattern, "`split` cuts a vector into two or more blocks: name at least two, `let [a, b] = split(...);`");
                     }
                     lets.extend(names.iter().map(ToString::to_string));
@@ -374,15 +381,14 @@ fn check_usage(cell: &CellDef, cx: &mut Ctxt) {
     }
 }
 
-/// Calls `f` on every sub-expression, parents first.
+/// Calls `f` on every sub-expression, parents first (recursing only into nested expressions,
+/// at most [`crate::ast::MAX_NESTING`] deep).
 pub fn visit(expr: &Expr, f: &mut impl FnMut(&Expr)) {
     f(expr);
     match &expr.kind {
         ExprKind::Lit(_) | ExprKind::Name(_) => {}
-        ExprKind::Binary(_, a, b) => {
-            visit(a, f);
-            visit(b, f);
-        }
+        ExprKind::Sum(terms) => terms.iter().for_each(|(_, term)| visit(term, f)),
+        ExprKind::Product(factors) => factors.iter().for_each(|a| visit(a, f)),
         ExprKind::Neg(a) | ExprKind::Paren(a) => visit(a, f),
         ExprKind::Call(_, args) => args.iter().for_each(|a| visit(a, f)),
         ExprKind::Concat(parts) => parts.iter().for_each(|a| visit(a, f)),

@@ -1,0 +1,23 @@
+use rnn_core::recurrent;
+
+recurrent! {
+    pub cell Twice {
+        input x[H];
+        state h[H];
+        step {
+            h = h + x;
+        }
+    }
+}
+
+recurrent! {
+    pub cell Twice {
+        input x[H];
+        state h[H];
+        step {
+            h = h - x;
+        }
+    }
+}
+
+fn main() {}
