@@ -61,6 +61,12 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
     /// have been replaced).
     fn check_params(&self) -> Result<(), Error>;
     /// A zero state for `batch` sequences.
+    ///
+    /// # Panics
+    /// Like `Vec::with_capacity`, when `rows × batch` entries overflow or cannot be allocated:
+    /// the batch is the caller's to choose (the drivers take it from matrices that exist, so
+    /// theirs always fit). This, [`Cell::workspace`] and [`Cell::new_cache`] are the only calls
+    /// of a cell that can panic.
     fn zero_state(&self, batch: usize) -> Self::State;
     /// Zero gradients of this cell's shape.
     fn zero_grad(&self) -> Self::Grad;
@@ -83,9 +89,16 @@ pub trait Cell<T: Scalar>: ParamSet<T> {
     /// Scratch space for steps of `batch` sequences, allocated once and reused by every step
     /// ([`Cell::step_into`], [`Cell::step_backward_into`]): the time loop allocates nothing.
     /// Backward steps store the operands of their weight products in it, up to `steps` steps
-    /// (at least one), and [`Cell::flush_grad`] turns them into one matrix product per weight.
+    /// (at least one, at most about 4096 columns: a full workspace flushes itself), and
+    /// [`Cell::flush_grad`] turns them into one matrix product per weight.
+    ///
+    /// # Panics
+    /// As [`Cell::zero_state`], for a `batch` whose buffers overflow or cannot be allocated.
     fn workspace(&self, batch: usize, steps: usize) -> Self::Workspace;
     /// A cache for one step of `batch` sequences, to be filled by [`Cell::step_into`].
+    ///
+    /// # Panics
+    /// As [`Cell::zero_state`], for a `batch` whose buffers overflow or cannot be allocated.
     fn new_cache(&self, batch: usize) -> Self::Cache;
     /// One step in place: reads columns `column .. column + B` of `projection` (the drivers
     /// project all steps at once) and the old `state`, writes the new state into `next` and,

@@ -553,15 +553,23 @@ pub fn check_projection_columns<T: Scalar, P: Tensors<T>>(
                 found: m.shape(),
             });
         }
-        if column + batch > cols {
+        if column.checked_add(batch).is_none_or(|end| end > cols) {
             return Err(Error::Length {
                 what: format!("columns of {what} `{name}` (a step of batch {batch} at column {column})"),
-                expected: column + batch,
+                expected: column.saturating_add(batch),
                 found: cols,
             });
         }
     }
     Ok(())
+}
+
+/// How many backward steps a workspace defers the weight products of: `steps`, at least one,
+/// and no more than about 4096 columns (then the buffers are flushed into the gradient and
+/// reused), so that a workspace's size never depends on a caller's count alone.
+pub fn deferred_capacity(batch: usize, steps: usize) -> usize {
+    const DEFERRED_COLUMNS: usize = 4096;
+    steps.clamp(1, (DEFERRED_COLUMNS / batch.max(1)).max(1))
 }
 
 /// dy (1 − y²), with y = tanh(x).

@@ -473,13 +473,6 @@ fn backprop<T: Scalar, C: Cell<T>>(
     })
 }
 
-/// How many backward steps a workspace defers the weight products of: all of them, up to
-/// about 4096 columns (then the buffers are flushed into the gradient and reused).
-fn deferred_steps(steps: usize, batch: usize) -> usize {
-    const DEFERRED_COLUMNS: usize = 4096;
-    steps.min((DEFERRED_COLUMNS / batch.max(1)).max(1))
-}
-
 fn fill_zero<T: Scalar, X: Tensors<T>>(x: &mut X) {
     for k in 0..X::NAMES.len() {
         if let Some(m) = x.get_mut(k) {
@@ -545,7 +538,7 @@ fn backprop_inputs<T: Scalar, C: Cell<T>>(
     let mut d_projection_total = C::Projection::from_fn(|k| DMatrix::zeros(cell.projection_rows(k), width));
     let mut carry = cell.zero_state(batch);
     let mut d_prev = cell.zero_state(batch);
-    let mut workspace = cell.workspace(batch, deferred_steps(steps, batch));
+    let mut workspace = cell.workspace(batch, crate::__private::deferred_capacity(batch, steps));
     for t in (0..steps).rev() {
         // δ_t = ḡ_t + (carried adjoint), accumulated in place into the owned carry.
         for k in 0..C::State::NAMES.len() {

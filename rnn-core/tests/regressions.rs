@@ -568,3 +568,26 @@ fn strided_views_whose_extent_overflows_are_errors() {
     assert!(rnn_core::gemm::MatMut::with_col_stride(&mut out, 2, 2, usize::MAX).is_err());
     assert!(rnn_core::gemm::Mat::strided(&data, 2, 4, 1, 2).is_ok());
 }
+
+// Found by the API harness: `column + batch` overflowed in the projection check of a step, and
+// a workspace for a huge number of deferred steps could not be allocated.
+#[test]
+fn steps_at_a_huge_column_and_huge_workspaces_are_handled() {
+    let cell = elman(3, 2, 1);
+    let state = cell.zero_state(1);
+    let projection = cell
+        .project(&ElmanInput {
+            x: DMatrix::zeros(2, 1),
+        })
+        .unwrap();
+    let mut next = cell.zero_state(1);
+    let mut workspace = cell.workspace(1, usize::MAX);
+    let error = cell
+        .step_into(&projection, usize::MAX, &state, &mut next, None, &mut workspace)
+        .unwrap_err();
+    assert!(matches!(error, Error::Length { .. }), "{error}");
+    assert!(
+        cell.step_into(&projection, 0, &state, &mut next, None, &mut workspace)
+            .is_ok()
+    );
+}

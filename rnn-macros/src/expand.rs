@@ -1091,7 +1091,7 @@ fn emit(ir: &CellIr) -> TokenStream {
 
             fn workspace(&self, batch: usize, steps: usize) -> #workspace_ty<T> {
                 let dims = self.dims;
-                let capacity = steps.max(1);
+                let capacity = #rt::deferred_capacity(batch, steps);
                 #workspace_ty {
                     #( #ws_fields: #ws_inits, )*
                     dims,
