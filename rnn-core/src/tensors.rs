@@ -6,7 +6,8 @@ use nalgebra::DMatrix;
 /// A fixed set of named `rows × B` matrices: a cell's state, input or projection.
 /// Column `j` of every matrix belongs to sequence `j` of the batch.
 pub trait Tensors<T: Scalar>: Clone + std::fmt::Debug {
-    /// The names of the matrices, in declaration order.
+    /// The names of the matrices, in declaration order: the DSL's names of states and inputs;
+    /// for a projection, each value's `let` name, or else its DSL text (`w_hx * x + b`).
     const NAMES: &'static [&'static str];
 
     /// Matrix `k` (in the order of [`Tensors::NAMES`]), or `None` past the end.
