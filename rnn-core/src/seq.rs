@@ -266,14 +266,17 @@ fn wide_input<T: Scalar, C: Cell<T>>(cell: &C, inputs: &[C::Input]) -> C::Input 
     })
 }
 
-/// The states (the initial one, then one per step) and caches of a trajectory, allocated
-/// before the time loop so that the loop allocates nothing.
+/// A trajectory's states (the initial one, then one per step) and caches.
+type Storage<T, C> = (Vec<<C as Cell<T>>::State>, Vec<<C as Cell<T>>::Cache>);
+
+/// The states and caches of a trajectory, allocated before the time loop so that the loop
+/// allocates nothing.
 fn trajectory_storage<T: Scalar, C: Cell<T>>(
     cell: &C,
     initial: &C::State,
     steps: usize,
     batch: usize,
-) -> Result<(Vec<C::State>, Vec<C::Cache>), Error> {
+) -> Result<Storage<T, C>, Error> {
     let what = || format!("steps of a trajectory of {}", C::NAME);
     let mut states = crate::checks::reserve(what, steps.saturating_add(1))?;
     let mut caches = crate::checks::reserve(what, steps)?;

@@ -56,7 +56,7 @@ fn stack_backward_refuses_the_run_of_another_stack() {
             directions: vec![Direction::new(elman(3, 2, 1), false)],
         }],
     };
-    let run = one_direction.forward(&xs, &[h0.clone()]).unwrap();
+    let run = one_direction.forward(&xs, std::slice::from_ref(&h0)).unwrap();
     let bidirectional = Stack {
         layers: vec![Layer {
             directions: vec![
@@ -68,7 +68,7 @@ fn stack_backward_refuses_the_run_of_another_stack() {
     let d_outputs = vec![DMatrix::zeros(3, 1); 4];
     // One final-state adjoint, as many as the run has: this wrapped below 0 before.
     let error = bidirectional
-        .backward(&run, &d_outputs, &[h0.clone()])
+        .backward(&run, &d_outputs, std::slice::from_ref(&h0))
         .unwrap_err();
     assert!(
         matches!(
