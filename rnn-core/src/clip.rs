@@ -65,8 +65,9 @@ pub fn clip_global_norm<T: Scalar, P: ParamSet<T>>(grad: &mut P, max_norm: T) ->
         });
     }
     if norm > max_norm {
-        let scale = max_norm / norm;
-        grad.visit_mut(|_, _, data| data.iter_mut().for_each(|x| *x *= scale));
+        // (g_i / ‖g‖) τ rather than g_i (τ / ‖g‖): the ratio τ/‖g‖ can be subnormal and lose
+        // its bits (‖g‖ near f64::MAX), g_i/‖g‖ ≤ 1 cannot.
+        grad.visit_mut(|_, _, data| data.iter_mut().for_each(|x| *x = *x / norm * max_norm));
     }
     Ok(norm)
 }

@@ -137,11 +137,18 @@ pub fn spectral_radius(m: &DMatrix<f64>) -> Result<f64, Error> {
         .ok_or_else(|| Error::NonFinite {
             what: "Schur iteration of spectral_radius (did not converge)".into(),
         })?;
-    Ok(scale
-        * schur
-            .complex_eigenvalues()
-            .iter()
-            .fold(0.0_f64, |r, z| r.max(z.norm())))
+    // A NaN modulus must not vanish in the maximum (f64::max ignores NaN).
+    let radius = scale
+        * schur.complex_eigenvalues().iter().fold(0.0_f64, |r, z| {
+            let modulus = z.norm();
+            if modulus.is_nan() { modulus } else { r.max(modulus) }
+        });
+    if !radius.is_finite() {
+        return Err(Error::NonFinite {
+            what: "spectral radius (it exceeds the range of f64)".into(),
+        });
+    }
+    Ok(radius)
 }
 
 /// Ridge regression with an unpenalised bias: `features` `F × M` (one sample per column),

@@ -38,6 +38,14 @@ fn check_temperature<T: Scalar>(temperature: T) -> Result<(), Error> {
 /// `∞ − ∞ = NaN`. The largest entry of each column is 0.
 fn shifted<T: Scalar>(logits: &DMatrix<T>, temperature: T) -> Result<DMatrix<T>, Error> {
     check_temperature(temperature)?;
+    if logits.nrows() == 0 {
+        // No class: no distribution to normalise.
+        return Err(Error::Shape {
+            what: "softmax logits (one row per class, at least one)".to_owned(),
+            expected: (1, logits.ncols()),
+            found: logits.shape(),
+        });
+    }
     let mut out = logits.clone();
     for mut column in out.column_iter_mut() {
         let max = column_max(column.iter().copied());

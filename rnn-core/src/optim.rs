@@ -8,8 +8,9 @@
 //!
 //! The optimizer's state ([`Optimizer::state`]) is a flat vector, so checkpoints can save it.
 //!
-//! Settings are checked at every step as PyTorch checks them at construction: a learning rate,
-//! momentum or ε that is negative or not finite, or a β outside `[0, 1)`, is an
+//! Settings are checked at every step as PyTorch checks them at construction: a learning rate
+//! or momentum that is negative or not finite, an ε that is not positive and finite (PyTorch
+//! allows ε = 0, which turns a zero gradient into 0 / 0), or a β outside `[0, 1)`, is an
 //! [`Error::OutOfRange`] / [`Error::NonFinite`] and leaves the parameters unchanged. So is a
 //! gradient whose layout (the shape of every tensor, in order) differs from the parameters'.
 
@@ -219,7 +220,8 @@ impl<T: Scalar> Adam<T> {
 impl<T: Scalar> Adam<T> {
     fn check_settings(&self) -> Result<(), Error> {
         crate::checks::non_negative("learning rate of Adam", self.learning_rate)?;
-        crate::checks::non_negative("epsilon of Adam", self.epsilon)?;
+        // ε > 0 (PyTorch allows 0): with ε = 0 a zero gradient makes 0 / 0.
+        crate::checks::positive("epsilon of Adam", self.epsilon)?;
         for (what, beta) in [("beta1 of Adam", self.beta1), ("beta2 of Adam", self.beta2)] {
             crate::checks::non_negative(what, beta)?;
             if beta >= T::one() {

@@ -572,6 +572,19 @@ pub fn deferred_capacity(batch: usize, steps: usize) -> usize {
     steps.clamp(1, (DEFERRED_COLUMNS / batch.max(1)).max(1))
 }
 
+/// A `rows × cols` matrix of `value` for a constructor, or an error when the caller's dimensions
+/// ask for more than can be allocated (rather than an abort).
+pub fn filled_matrix<T: Scalar>(what: &str, rows: usize, cols: usize, value: T) -> Result<DMatrix<T>, Error> {
+    crate::checks::matrix(what, rows, cols, |_, _| value)
+}
+
+/// A vector of `len` copies of `value` for a constructor, fallibly as [`filled_matrix`].
+pub fn filled_vector<T: Scalar>(what: &str, len: usize, value: T) -> Result<DVector<T>, Error> {
+    let mut data = crate::checks::reserve(|| format!("entries of {what}"), len)?;
+    data.resize(len, value);
+    Ok(DVector::from_vec(data))
+}
+
 /// dy (1 − y²), with y = tanh(x).
 pub fn tanh_back<T: Scalar>(dy: T, y: T) -> T {
     dy * (T::one() - y * y)

@@ -154,12 +154,21 @@ impl WeightWriter {
             let (dtype, shape, bytes) = encode(shape, data);
             added.push((slot.key(name), dtype, shape, bytes));
         });
-        for entry in added {
-            if self.tensors.iter().any(|(key, ..)| *key == entry.0) {
-                return Err(Error::DuplicateKey { key: entry.0 });
+        // All or nothing: every key is checked, against the writer and within the set, before
+        // any is added.
+        for (k, entry) in added.iter().enumerate() {
+            let earlier = added[..k].iter().map(|(key, ..)| key);
+            if self
+                .tensors
+                .iter()
+                .map(|(key, ..)| key)
+                .chain(earlier)
+                .any(|key| *key == entry.0)
+            {
+                return Err(Error::DuplicateKey { key: entry.0.clone() });
             }
-            self.tensors.push(entry);
         }
+        self.tensors.extend(added);
         Ok(self)
     }
 

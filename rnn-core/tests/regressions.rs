@@ -591,3 +591,47 @@ fn steps_at_a_huge_column_and_huge_workspaces_are_handled() {
             .is_ok()
     );
 }
+
+// Found by the API harness: a cell whose dimensions fit in `isize::MAX` bytes but not in memory
+// aborted the process while allocating its parameters.
+#[test]
+fn a_cell_too_large_for_memory_is_an_error() {
+    for input in [1 << 40, 1 << 44] {
+        let error = Elman::<f64>::init(ElmanDims { H: 2, I: input }, 1).unwrap_err();
+        assert!(matches!(error, Error::OutOfRange { .. }), "{error}");
+        assert!(error.to_string().contains("param `w_hx` of Elman"), "{error}");
+        assert!(Elman::<f64>::new(ElmanDims { H: 2, I: input }).is_err());
+    }
+}
+
+// Found by the API harness: edge cases of the losses, the optimizers, clipping and writers.
+#[test]
+fn degenerate_settings_and_sizes_are_errors_or_exact() {
+    // No class: no distribution.
+    assert!(matches!(
+        loss::softmax(&DMatrix::<f64>::zeros(0, 1), 1.0),
+        Err(Error::Shape { .. })
+    ));
+    // ε = 0 turned a zero gradient into 0 / 0.
+    let mut adam = Adam::new(0.0);
+    adam.epsilon = 0.0;
+    let mut params = Flat(vec![1.0, 2.0]);
+    assert!(adam.step(&mut params, &Flat(vec![0.0, 0.0])).is_err());
+    assert_eq!(params.0, vec![1.0, 2.0]);
+    // A norm near f64::MAX: the clipped gradient has norm τ to rounding.
+    let mut g = Flat(vec![f64::MAX, 0.0]);
+    let tau = 2.8629806349269536e-4;
+    clip_global_norm(&mut g, tau).unwrap();
+    assert!(
+        (g.0[0] - tau).abs() <= 2.0 * f64::EPSILON * tau,
+        "{} against {tau}",
+        g.0[0]
+    );
+    // A spectral radius beyond f64's range.
+    assert!(esn::spectral_radius(&DMatrix::from_element(4, 4, f64::MAX)).is_err());
+    // A set with a repeated name adds nothing.
+    let mut writer = rnn_core::weights::WeightWriter::new();
+    let one = Flat(vec![1.0_f64]);
+    assert!(writer.add(&(one.clone(), one.clone()), Slot::cell()).is_err());
+    writer.add(&one, Slot::cell()).unwrap();
+}

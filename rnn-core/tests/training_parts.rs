@@ -28,7 +28,8 @@ fn adam_follows_the_bias_corrected_rule() {
     let mut opt = Adam::new(0.125);
     opt.beta1 = 0.5;
     opt.beta2 = 0.75;
-    opt.epsilon = 0.0;
+    // ε must be positive; 1e-300 vanishes in √v̂ + ε here (√v̂ ≥ 1), so the values are exact.
+    opt.epsilon = 1e-300;
     // Step 1: m̂ = g, v̂ = g², the update is η sign(g).
     opt.step(&mut theta, &Flat(vec![2.0, -4.0])).unwrap();
     assert_eq!(theta.0, [-0.125, 0.125]);
@@ -131,8 +132,9 @@ fn a_pair_of_parameter_sets_is_clipped_by_one_global_norm() {
     assert_eq!(pair.param_count(), 5);
     assert_eq!(pair.to_flat(), vec![3.0, 0.0, 0.0, 4.0, 0.0]);
     assert_eq!(global_norm(&pair), 5.0);
-    // Clipped together: both halves scaled by the same 1/5, not each to norm 1.
+    // Clipped together: both halves divided by the same norm 5 (then times τ = 1), not each
+    // to norm 1.
     assert_eq!(clip_global_norm(&mut pair, 1.0).unwrap(), 5.0);
-    assert_eq!(pair.0.0, vec![3.0 * (1.0 / 5.0), 0.0]);
-    assert_eq!(pair.1.0, vec![0.0, 4.0 * (1.0 / 5.0), 0.0]);
+    assert_eq!(pair.0.0, vec![3.0 / 5.0, 0.0]);
+    assert_eq!(pair.1.0, vec![0.0, 4.0 / 5.0, 0.0]);
 }

@@ -179,17 +179,19 @@ fn zeros_of(kind: &Kind, dims: &TokenStream) -> TokenStream {
     }
 }
 
-fn filled_of(kind: &Kind, dims: &TokenStream, value: f64) -> TokenStream {
-    let na = quote!(::rnn_core::__private::nalgebra);
-    let v = quote!(::rnn_core::__private::lit::<T>(#value));
+/// A parameter or hyper-parameter filled with `value`, allocated fallibly (`?`: only inside the
+/// constructors, whose sizes come from the caller's dimensions). `what` names it in the error.
+fn filled_of(kind: &Kind, dims: &TokenStream, value: f64, what: &str) -> TokenStream {
+    let rt = quote!(::rnn_core::__private);
+    let v = quote!(#rt::lit::<T>(#value));
     match kind {
         Kind::Matrix { rows, cols } => {
             let (r, c) = (rows.runtime(dims), cols.runtime(dims));
-            quote!(#na::DMatrix::<T>::from_element(#r, #c, #v))
+            quote!(#rt::filled_matrix::<T>(#what, #r, #c, #v)?)
         }
         Kind::Vector { len, .. } => {
             let n = len.runtime(dims);
-            quote!(#na::DVector::<T>::from_element(#n, #v))
+            quote!(#rt::filled_vector::<T>(#what, #n, #v)?)
         }
         Kind::Scalar | Kind::Error => v,
     }
@@ -296,9 +298,21 @@ fn emit(ir: &CellIr) -> TokenStream {
     let hyper_defaults: Vec<_> = ir
         .hypers
         .iter()
-        .map(|h| filled_of(&h.kind, &dims, h.default))
+        .map(|h| {
+            filled_of(
+                &h.kind,
+                &dims,
+                h.default,
+                &format!("hyper `{}` of {name}", h.name),
+            )
+        })
         .collect();
     let param_zeros: Vec<_> = ir.params.iter().map(|p| zeros_of(&p.kind, &dims)).collect();
+    let param_allocations: Vec<_> = ir
+        .params
+        .iter()
+        .map(|p| filled_of(&p.kind, &dims, 0.0, &format!("param `{}` of {name}", p.name)))
+        .collect();
     let param_dims_text: Vec<String> = ir
         .params
         .iter()
@@ -912,7 +926,7 @@ fn emit(ir: &CellIr) -> TokenStream {
             pub fn new(dims: #dims_ty) -> ::core::result::Result<Self, #rt::Error> {
                 #check_dims
                 ::core::result::Result::Ok(Self {
-                    #( #param_names: #param_zeros, )*
+                    #( #param_names: #param_allocations, )*
                     #( #hyper_names: #hyper_defaults, )*
                     dims,
                     __marker: ::core::marker::PhantomData,
@@ -925,7 +939,7 @@ fn emit(ir: &CellIr) -> TokenStream {
             pub fn init(dims: #dims_ty, seed: u64) -> ::core::result::Result<Self, #rt::Error> {
                 #check_dims
                 let mut cell = Self {
-                    #( #param_names: #param_zeros, )*
+                    #( #param_names: #param_allocations, )*
                     #( #hyper_names: #hyper_defaults, )*
                     dims,
                     __marker: ::core::marker::PhantomData,
