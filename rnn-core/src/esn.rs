@@ -206,6 +206,15 @@ impl EchoStateNetwork {
         if !(config.leak > 0.0 && config.leak <= 1.0) {
             return Err(out_of_range("leak rate", "(0, 1]", config.leak));
         }
+        for (what, scaling) in [
+            ("input scaling", config.input_scaling),
+            ("bias scaling", config.bias_scaling),
+        ] {
+            // Drawn uniform in ±scaling, whose width 2 × scaling must be finite.
+            if !(scaling >= 0.0 && (2.0 * scaling).is_finite()) {
+                return Err(out_of_range(what, "[0, f64::MAX / 2]", scaling));
+            }
+        }
         if !(config.spectral_radius >= 0.0 && config.spectral_radius.is_finite()) {
             return Err(out_of_range("spectral radius", "[0, ∞)", config.spectral_radius));
         }

@@ -635,3 +635,24 @@ fn degenerate_settings_and_sizes_are_errors_or_exact() {
     assert!(writer.add(&(one.clone(), one.clone()), Slot::cell()).is_err());
     writer.add(&one, Slot::cell()).unwrap();
 }
+
+// Found by the API harness: a scaling whose width 2s overflows drew an infinite reservoir.
+#[test]
+fn echo_state_scalings_are_checked() {
+    for (input_scaling, bias_scaling) in [
+        (f64::MAX, 0.0),
+        (0.5, f64::INFINITY),
+        (f64::NAN, 0.1),
+        (-1.0, 0.1),
+    ] {
+        let config = esn::EsnConfig {
+            reservoir_size: 4,
+            density: 0.8,
+            input_scaling,
+            bias_scaling,
+            ..esn::EsnConfig::default()
+        };
+        let error = esn::EchoStateNetwork::new(1, 1, config).unwrap_err();
+        assert!(matches!(error, Error::OutOfRange { .. }), "{error}");
+    }
+}
