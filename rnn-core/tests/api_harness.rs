@@ -474,6 +474,70 @@ impl<T: Scalar> BitsEq for T {
     }
 }
 
+/// Checks a directional derivative `analytic` against the central difference
+/// `(L(ε) − L(−ε)) / 2ε` of `loss`, ε = 1e-6 (the message names the last call, the backward).
+fn against_differences(
+    entry: &'static str,
+    analytic: f64,
+    loss: impl Fn(f64) -> Option<f64>,
+) -> Result<(), TestCaseError> {
+    CALLS.with(|k| k.set(k.get() + 2));
+    LAST.with(|l| l.borrow_mut().0 = entry);
+    let (Some(plus), Some(minus)) = (loss(1e-6), loss(-1e-6)) else {
+        return Ok(());
+    };
+    let fd = (plus - minus) / 2e-6;
+    check!(
+        (fd - analytic).abs() <= 1e-5 * (1.0 + analytic.abs() + plus.abs()),
+        "a gradient unlike finite differences: directional derivative {analytic:e}, central difference {fd:e}"
+    );
+    Ok(())
+}
+
+/// `p + eps · v`, `v` laid out as [`ParamSet::to_flat`].
+fn moved<P: ParamSet<f64>>(p: &P, v: &[f64], eps: f64) -> Option<P> {
+    let mut out = p.clone();
+    let flat: Vec<f64> = p.to_flat().iter().zip(v).map(|(x, d)| x + eps * d).collect();
+    out.set_flat(&flat).ok()?;
+    Some(out)
+}
+
+/// `x + eps · u`, matrix by matrix.
+fn moved_tensors<X: Tensors<f64>>(x: &X, u: &X, eps: f64) -> X {
+    X::from_fn(|k| match (x.get(k), u.get(k)) {
+        (Some(a), Some(d)) if a.shape() == d.shape() => a + d * eps,
+        (Some(a), _) => a.clone(),
+        _ => DMatrix::zeros(0, 0),
+    })
+}
+
+/// `⟨g, v⟩` of a gradient and a direction laid out as [`ParamSet::to_flat`].
+fn along<P: ParamSet<f64>>(g: &P, v: &[f64]) -> f64 {
+    g.to_flat().iter().zip(v).map(|(a, d)| a * d).sum()
+}
+
+fn dot_all<X: Tensors<f64>>(a: &[X], b: &[X]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| dot(x, y)).sum()
+}
+
+fn dot_matrices(a: &[DMatrix<f64>], b: &[DMatrix<f64>]) -> f64 {
+    a.iter()
+        .zip(b)
+        .filter(|(x, y)| x.shape() == y.shape())
+        .map(|(x, y)| x.dot(y))
+        .sum()
+}
+
+/// Σ of the entry-wise products of two collections.
+fn dot<X: Tensors<f64>>(a: &X, b: &X) -> f64 {
+    (0..X::NAMES.len())
+        .map(|k| match (a.get(k), b.get(k)) {
+            (Some(x), Some(y)) if x.shape() == y.shape() => x.dot(y),
+            _ => 0.0,
+        })
+        .sum()
+}
+
 /// Column `j` of every matrix.
 fn column<T: Scalar, X: Tensors<T>>(x: &X, j: usize) -> X {
     X::from_fn(|k| {
@@ -554,11 +618,19 @@ trait Make: Cell<f64> + Clone + std::fmt::Debug + 'static {
     /// Replaces one parameter by one of another shape (the fields are public); false when the
     /// cell has no matrix parameter.
     fn corrupt(&mut self, which: usize) -> bool;
+    /// Differentiable everywhere (no relu, no rounding): finite differences apply.
+    fn smooth() -> bool;
 }
 
 macro_rules! make {
     ($cell:ident, |$h:ident, $i:ident| $dims:expr, [$($m:ident),*], [$($v:ident),*]) => {
+        make!($cell, |$h, $i| $dims, [$($m),*], [$($v),*], true);
+    };
+    ($cell:ident, |$h:ident, $i:ident| $dims:expr, [$($m:ident),*], [$($v:ident),*], $smooth:expr) => {
         impl Make for $cell<f64> {
+            fn smooth() -> bool {
+                $smooth
+            }
             fn make($h: usize, $i: usize) -> Result<Self, Error> {
                 $cell::new($dims)
             }
@@ -592,9 +664,9 @@ make!(Lstm, |h, i| LstmDims { H: h, I: i }, [w_ih, w_hh], [b_ih, b_hh]);
 make!(Gru, |h, i| GruDims { H: h, I: i }, [w_ih, w_hh], [b_ih, b_hh]);
 make!(RunningSum, |h, _i| RunningSumDims { H: h }, [], []);
 make!(Leaky, |h, _i| LeakyDims { H: h }, [], []);
-make!(IndRnn, |h, i| IndRnnDims { H: h, I: i }, [w], [u, b]);
+make!(IndRnn, |h, i| IndRnnDims { H: h, I: i }, [w], [u, b], false);
 make!(Two, |h, i| TwoDims { H: h, I: i }, [w, v], []);
-make!(Exotic, |h, i| ExoticDims { H: h, I: i }, [w], []);
+make!(Exotic, |h, i| ExoticDims { H: h, I: i }, [w], [], false);
 make!(ElmanConcat, |h, i| ElmanConcatDims { H: h, I: i }, [w_h], [b]);
 make!(
     RnnTanh,
@@ -606,7 +678,8 @@ make!(
     RnnRelu,
     |h, i| RnnReluDims { H: h, I: i },
     [w_ih, w_hh],
-    [b_ih, b_hh]
+    [b_ih, b_hh],
+    false
 );
 make!(
     PeepholeLstm,
@@ -621,7 +694,13 @@ make!(
     [w_fx, w_fh, w_nx, w_nh],
     [b_f, b_n]
 );
-make!(HardLstm, |h, i| HardLstmDims { H: h, I: i }, [w_ih, w_hh], [b]);
+make!(
+    HardLstm,
+    |h, i| HardLstmDims { H: h, I: i },
+    [w_ih, w_hh],
+    [b],
+    false
+);
 make!(Reservoir, |h, i| ReservoirDims { N: h, I: i }, [w, w_in], [b]);
 
 // ---------------------------------------------------------------------------------------------
@@ -1081,6 +1160,20 @@ fn sequences<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
         }
     }
     // A trajectory of this cell, differentiated by a cell of other dimensions.
+    // The gradient against a central difference of L = Σ_t ⟨d_states[t], s_t⟩ along a direction
+    // of the parameters and of the initial state.
+    if let (Ok(g), true) = (&grads, valid && *tame && C::smooth() && b > 0) {
+        let v: Vec<f64> = Maker::new(&c.pool, None).values(cell.param_count());
+        let u = Maker::new(&c.pool, None).state(cell, b);
+        against_differences(
+            "seq::bptt",
+            along(&g.params, &v) + dot(&g.initial_state, &u),
+            |eps| {
+                let run = seq::unroll(&moved(cell, &v, eps)?, &moved_tensors(&h0, &u, eps), &xs).ok()?;
+                Some(dot_all(&trajectory_states(&run)[1..], &d_states))
+            },
+        )?;
+    }
     // Batch independence: column 0 of the batch equals its sequence run alone (to rounding:
     // products of other widths take other paths).
     if let (Ok(g), true) = (&grads, valid && *tame && b >= 2) {
@@ -1198,6 +1291,25 @@ fn sequences<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
             let d = mk.states(cell, b, n);
             let grads = call!("drivers::one_to_many_backward", drivers::one_to_many_backward(cell, run, &d); "{}, d_states {}", args(), shapes_text(&d));
             expect_ok(&grads, valid && n == count && !mk.perturbed())?;
+            if let (Ok(g), true) = (
+                &grads,
+                valid && n == count && !mk.perturbed() && *tame && C::smooth(),
+            ) {
+                let v: Vec<f64> = Maker::new(&c.pool, None).values(cell.param_count());
+                let mut dm = Maker::new(&c.pool, None);
+                let (u, w) = (dm.input(cell, b), dm.state(cell, b));
+                let analytic = along(&g.params, &v) + dot(&g.context, &u) + dot(&g.initial_state, &w);
+                against_differences("drivers::one_to_many_backward", analytic, |eps| {
+                    let run = drivers::one_to_many(
+                        &moved(cell, &v, eps)?,
+                        &moved_tensors(&h0, &w, eps),
+                        &moved_tensors(context, &u, eps),
+                        count,
+                    )
+                    .ok()?;
+                    Some(dot_all(&run.states()[1..], &d))
+                })?;
+            }
             if let Ok(g) = &grads {
                 check_grad(cell, &g.params, *tame, "one-to-many params")?;
                 check_input(cell, &g.context, b, *tame, "one-to-many context gradient")?;
@@ -1542,6 +1654,35 @@ fn packed<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
             "bptt_lengths initial-state gradient",
         )?;
     }
+    // L = Σ_t ⟨d_out[t], y_t⟩ + ⟨d_final, s_final⟩ (what the record shows) along the parameters
+    // and the initial state.
+    if valid && *tame && C::smooth() {
+        let d_out = mk.matrices::<f64>(out_rows, b, steps);
+        let adjoints = call!("drivers::output_adjoints", drivers::output_adjoints(cell, &d_out); "{}: {}", C::NAME, matrices_text(&d_out));
+        if let (Ok(adjoints), false) = (&adjoints, mk.perturbed()) {
+            let g = call!("drivers::bptt_lengths", drivers::bptt_lengths(cell, &run, adjoints, &d_final); "{}, output adjoints only", args());
+            check!(g.is_ok(), "Err for valid arguments: {:?}", g.as_ref().err());
+            if let Ok(g) = &g {
+                let mut dm = Maker::new(&c.pool, None);
+                let v: Vec<f64> = dm.values(cell.param_count());
+                let u = dm.state(cell, b);
+                against_differences(
+                    "drivers::bptt_lengths",
+                    along(&g.params, &v) + dot(&g.initial_state, &u),
+                    |eps| {
+                        let run = drivers::unroll_lengths(
+                            &moved(cell, &v, eps)?,
+                            &moved_tensors(&h0, &u, eps),
+                            &xs,
+                            &lengths,
+                        )
+                        .ok()?;
+                        Some(dot_matrices(packed_outputs(&run), &d_out) + dot(packed_final(&run), &d_final))
+                    },
+                )?;
+            }
+        }
+    }
     let foreign = call!("drivers::bptt_lengths", drivers::bptt_lengths(other, &run, &d_states, &d_final); "{} of dims {:?} given a packed trajectory of dims {:?}; {}", C::NAME, other.dims(), cell.dims(), bargs());
     if let Ok(g) = &foreign {
         check!(
@@ -1758,6 +1899,30 @@ fn decoders<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
     };
     let grads = call!("Decoder::backward", decoder.backward(&run, &d_outputs, &d_final); "{}", bargs());
     expect_ok(&grads, valid && n_d == n && !mk.perturbed())?;
+    // L = Σ_t ⟨d_outputs[t], y_t⟩ + ⟨d_final, s_T⟩ along the cell's and the readout's
+    // parameters and the start (through every fed-back output).
+    if let (Ok(g), true) = (
+        &grads,
+        valid && n_d == n && !mk.perturbed() && *tame && C::smooth(),
+    ) {
+        let mut dm = Maker::new(&c.pool, None);
+        let v: Vec<f64> = dm.values(cell.param_count());
+        let vr: Vec<f64> = dm.values(decoder.readout.param_count());
+        let u = dm.matrix::<f64>(i, b);
+        let analytic = along(&g.cell, &v) + along(&g.readout, &vr) + g.start.dot(&u);
+        against_differences("Decoder::backward", analytic, |eps| {
+            let moved_decoder = Decoder {
+                cell: moved(cell, &v, eps)?,
+                readout: moved(&decoder.readout, &vr, eps)?,
+            };
+            let run = moved_decoder
+                .forward(&h0, &(&start + &u * eps), &targets, c.feed)
+                .ok()?;
+            Some(
+                dot_matrices(decoder_outputs(&run), &d_outputs) + dot(decoder_states(&run).last()?, &d_final),
+            )
+        })?;
+    }
     if let Ok(g) = &grads {
         check_grad(cell, &g.cell, *tame, "decoder cell")?;
         check!(
@@ -2163,6 +2328,28 @@ fn layers<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
     };
     let grads = call!("Stack::backward", stack.backward(&run, &d_outputs, &d_finals); "{}", bargs());
     expect_ok(&grads, valid && !mk.perturbed())?;
+    // L = Σ_t ⟨d_outputs[t], y_t⟩ + Σ ⟨d_finals, finals⟩ along the first direction's parameters
+    // and the inputs.
+    if let (Ok(g), true, Some(first)) = (
+        &grads,
+        valid && !mk.perturbed() && *tame && C::smooth(),
+        direction_cells.first(),
+    ) {
+        let mut dm = Maker::new(&c.pool, None);
+        let v: Vec<f64> = dm.values(first.param_count());
+        let u = dm.matrices::<f64>(i_rows, b, steps);
+        let analytic =
+            g.directions.first().map_or(0.0, |d| along(&d.params, &v)) + dot_matrices(&g.inputs, &u);
+        against_differences("Stack::backward", analytic, |eps| {
+            let mut moved_stack = stack.clone();
+            let d0 = moved_stack.layers.first_mut()?.directions.first_mut()?;
+            d0.cell = moved(&d0.cell, &v, eps)?;
+            let moved_xs: Vec<DMatrix<f64>> = xs.iter().zip(&u).map(|(x, d)| x + d * eps).collect();
+            let run = moved_stack.forward(&moved_xs, &initial).ok()?;
+            let finals: Vec<C::State> = run.finals().cloned().collect();
+            Some(dot_matrices(run.outputs(), &d_outputs) + dot_all(&finals, &d_finals))
+        })?;
+    }
     if let Ok(g) = &grads {
         check!(
             g.directions.len() == count,
@@ -2227,7 +2414,7 @@ fn layers<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
 fn prop_cells() -> Outcome {
     run_property(
         "sequence drivers, steps, decoders and layers",
-        2500,
+        4000,
         seq_case(18),
         |c| match c.kind {
             0 | 1 => exercise::<Elman<f64>>(&c),
