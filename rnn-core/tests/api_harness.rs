@@ -474,24 +474,38 @@ impl<T: Scalar> BitsEq for T {
     }
 }
 
-/// Checks a directional derivative `analytic` against the central difference
-/// `(L(ε) − L(−ε)) / 2ε` of `loss`, ε = 1e-6 (the message names the last call, the backward).
+/// Checks a directional derivative `analytic` (along a direction of Euclidean norm `norm`)
+/// against central differences of `loss`, extrapolated (Richardson) from steps ε and 2ε with
+/// ε = 1e-4 / norm (the message names `entry`, the backward).
 fn against_differences(
     entry: &'static str,
     analytic: f64,
+    norm: f64,
     loss: impl Fn(f64) -> Option<f64>,
 ) -> Result<(), TestCaseError> {
-    CALLS.with(|k| k.set(k.get() + 2));
+    CALLS.with(|k| k.set(k.get() + 4));
     LAST.with(|l| l.borrow_mut().0 = entry);
-    let (Some(plus), Some(minus)) = (loss(1e-6), loss(-1e-6)) else {
+    if !(norm > 0.0 && norm.is_finite()) {
+        return Ok(());
+    }
+    let eps = 1e-4 / norm;
+    let (Some(p1), Some(m1), Some(p2), Some(m2)) = (loss(eps), loss(-eps), loss(2.0 * eps), loss(-2.0 * eps))
+    else {
         return Ok(());
     };
-    let fd = (plus - minus) / 2e-6;
+    let (d1, d2) = ((p1 - m1) / (2.0 * eps), (p2 - m2) / (4.0 * eps));
+    let fd = (4.0 * d1 - d2) / 3.0;
+    let size = p1.abs().max(m1.abs()).max(p2.abs()).max(m2.abs()) * norm;
     check!(
-        (fd - analytic).abs() <= 1e-5 * (1.0 + analytic.abs() + plus.abs()),
-        "a gradient unlike finite differences: directional derivative {analytic:e}, central difference {fd:e}"
+        (fd - analytic).abs() <= 1e-6 * (norm + analytic.abs() + size),
+        "a gradient unlike finite differences: directional derivative {analytic:e}, central differences {fd:e} (norm of the direction {norm:e})"
     );
     Ok(())
+}
+
+/// The Euclidean norm of a direction given in parts (flat vectors, collections, matrices).
+fn norm_of(flat: &[&[f64]], tensors: &[f64]) -> f64 {
+    (flat.iter().flat_map(|v| v.iter()).map(|x| x * x).sum::<f64>() + tensors.iter().sum::<f64>()).sqrt()
 }
 
 /// `p + eps · v`, `v` laid out as [`ParamSet::to_flat`].
@@ -1165,9 +1179,11 @@ fn sequences<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
     if let (Ok(g), true) = (&grads, valid && *tame && C::smooth() && b > 0) {
         let v: Vec<f64> = Maker::new(&c.pool, None).values(cell.param_count());
         let u = Maker::new(&c.pool, None).state(cell, b);
+        let norm = norm_of(&[&v], &[dot(&u, &u)]);
         against_differences(
             "seq::bptt",
             along(&g.params, &v) + dot(&g.initial_state, &u),
+            norm,
             |eps| {
                 let run = seq::unroll(&moved(cell, &v, eps)?, &moved_tensors(&h0, &u, eps), &xs).ok()?;
                 Some(dot_all(&trajectory_states(&run)[1..], &d_states))
@@ -1299,7 +1315,8 @@ fn sequences<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
                 let mut dm = Maker::new(&c.pool, None);
                 let (u, w) = (dm.input(cell, b), dm.state(cell, b));
                 let analytic = along(&g.params, &v) + dot(&g.context, &u) + dot(&g.initial_state, &w);
-                against_differences("drivers::one_to_many_backward", analytic, |eps| {
+                let norm = norm_of(&[&v], &[dot(&u, &u), dot(&w, &w)]);
+                against_differences("drivers::one_to_many_backward", analytic, norm, |eps| {
                     let run = drivers::one_to_many(
                         &moved(cell, &v, eps)?,
                         &moved_tensors(&h0, &w, eps),
@@ -1309,6 +1326,36 @@ fn sequences<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
                     .ok()?;
                     Some(dot_all(&run.states()[1..], &d))
                 })?;
+            }
+            // The same as unrolling with the context repeated at every step (to rounding: the
+            // projection is differentiated once, of the summed adjoints).
+            if let (Ok(g), true) = (&grads, valid && n == count && !mk.perturbed() && *tame) {
+                let repeated = vec![context.clone(); count];
+                let plain =
+                    seq::unroll(cell, &h0, &repeated).and_then(|t| seq::bptt(cell, &t, &d).map(|g| (t, g)));
+                if let Ok((t, g2)) = &plain {
+                    check!(
+                        run.states()
+                            .iter()
+                            .zip(trajectory_states(t))
+                            .all(|(a, b)| close_tensors(a, b)),
+                        "states unlike unrolling with the context at every step"
+                    );
+                    let summed = <C::Input as Tensors<f64>>::from_fn(|k| {
+                        g2.inputs
+                            .iter()
+                            .filter_map(|x| x.get(k))
+                            .fold(DMatrix::zeros(cell.input_rows(k), b), |acc, x| acc + x)
+                    });
+                    let (p1, p2) = (g.params.to_flat(), g2.params.to_flat());
+                    let scale = p1.iter().chain(&p2).fold(1.0f64, |m, x| m.max(x.abs()));
+                    check!(
+                        p1.iter().zip(&p2).all(|(x, y)| (x - y).abs() <= 1e-10 * scale)
+                            && close_tensors(&g.context, &summed)
+                            && close_tensors(&g.initial_state, &g2.initial_state),
+                        "gradients unlike those of unrolling with the context at every step"
+                    );
+                }
             }
             if let Ok(g) = &grads {
                 check_grad(cell, &g.params, *tame, "one-to-many params")?;
@@ -1666,9 +1713,11 @@ fn packed<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
                 let mut dm = Maker::new(&c.pool, None);
                 let v: Vec<f64> = dm.values(cell.param_count());
                 let u = dm.state(cell, b);
+                let norm = norm_of(&[&v], &[dot(&u, &u)]);
                 against_differences(
                     "drivers::bptt_lengths",
                     along(&g.params, &v) + dot(&g.initial_state, &u),
+                    norm,
                     |eps| {
                         let run = drivers::unroll_lengths(
                             &moved(cell, &v, eps)?,
@@ -1781,6 +1830,18 @@ fn truncated<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
                 trajectory.len()
             );
         }
+        // One chunk covering the whole sequence (k2 ≥ T) is full BPTT, bit for bit.
+        if let (Ok(g), true) = (&grads, first == 1 && rerun == 0 && new == xs.len()) {
+            let full = seq::unroll(cell, &h0, &xs).and_then(|t| seq::bptt(cell, &t, &d_new));
+            if let Ok(full) = &full {
+                check!(
+                    same_params(&g.params, &full.params)
+                        && same_tensors(&g.initial_state, &full.initial_state)
+                        && g.inputs.iter().zip(&full.inputs).all(|(a, b)| same_tensors(a, b)),
+                    "a window over the whole sequence unlike full BPTT"
+                );
+            }
+        }
         let foreign = call!("Window::backward", window.backward(other, &d_new); "{} of dims {:?} given a window of dims {:?}", C::NAME, other.dims(), cell.dims());
         if foreign.is_ok() {
             check!(
@@ -1855,6 +1916,21 @@ fn decoders<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
             );
         }
     }
+    // Generation is free running: the outputs of `forward` with `Feed::Free`.
+    if let (Ok(ys), true) = (&generated, valid && c.k.2 > 0) {
+        let free_targets = vec![start.clone(); c.k.2];
+        let free = call!("Decoder::forward", decoder.forward(&h0, &start, &free_targets, Feed::Free); "{}, free running for {} steps", args(), c.k.2);
+        if let Ok(free) = &free {
+            for (t, (a, y)) in decoder_outputs(free).iter().zip(ys).enumerate() {
+                let scale = a.iter().chain(y.iter()).fold(1.0f64, |m, v| m.max(v.abs()));
+                check!(
+                    a.shape() == y.shape() && (a - y).iter().all(|d| d.abs() <= 1e-10 * scale) || !tame,
+                    "output {} of free running unlike generate's: {a} vs {y}",
+                    t + 1
+                );
+            }
+        }
+    }
     let Ok(run) = run else { return Ok(()) };
     let outputs = decoder_outputs(&run);
     let fed = decoder_teacher_fed(&run);
@@ -1910,7 +1986,8 @@ fn decoders<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
         let vr: Vec<f64> = dm.values(decoder.readout.param_count());
         let u = dm.matrix::<f64>(i, b);
         let analytic = along(&g.cell, &v) + along(&g.readout, &vr) + g.start.dot(&u);
-        against_differences("Decoder::backward", analytic, |eps| {
+        let norm = norm_of(&[&v, &vr], &[u.norm_squared()]);
+        against_differences("Decoder::backward", analytic, norm, |eps| {
             let moved_decoder = Decoder {
                 cell: moved(cell, &v, eps)?,
                 readout: moved(&decoder.readout, &vr, eps)?,
@@ -2340,7 +2417,8 @@ fn layers<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
         let u = dm.matrices::<f64>(i_rows, b, steps);
         let analytic =
             g.directions.first().map_or(0.0, |d| along(&d.params, &v)) + dot_matrices(&g.inputs, &u);
-        against_differences("Stack::backward", analytic, |eps| {
+        let norm = norm_of(&[&v], &[u.iter().map(DMatrix::norm_squared).sum()]);
+        against_differences("Stack::backward", analytic, norm, |eps| {
             let mut moved_stack = stack.clone();
             let d0 = moved_stack.layers.first_mut()?.directions.first_mut()?;
             d0.cell = moved(&d0.cell, &v, eps)?;
@@ -2504,6 +2582,12 @@ fn prop_losses() -> Outcome {
                 !tame || (loss - expected).abs() <= 1e-12 * expected.abs().max(1e-300),
                 "loss {loss}, the mean of squares is {expected}"
             );
+            let n = prediction.len() as f64;
+            let expected = (&prediction - &target).map(|d| 2.0 * d / n);
+            check!(
+                !tame || (grad - &expected).amax() <= 1e-15 * (1.0 + expected.amax()),
+                "a gradient {grad}, expected 2 (ŷ − y) / N = {expected}"
+            );
         }
         let logits = prediction;
         for (entry, result) in [
@@ -2577,6 +2661,32 @@ fn prop_losses() -> Outcome {
                         loss.is_finite() && finite(grad),
                         "loss {loss}, gradient {grad} from logits {logits} at temperature {tau:e}"
                     );
+                    // −(1/B) Σ_b log softmax(z_b / τ)[y_b], and (softmax − onehot) / (τ B).
+                    if let (Ok(log_p), Ok(p)) = (
+                        rnn_core::loss::log_softmax(&logits, tau),
+                        rnn_core::loss::softmax(&logits, tau),
+                    ) {
+                        let b = targets.len() as f64;
+                        let expected = -targets
+                            .iter()
+                            .enumerate()
+                            .map(|(j, &y)| log_p[(y, j)])
+                            .sum::<f64>()
+                            / b;
+                        check!(
+                            (loss - expected).abs() <= 1e-12 * (1.0 + expected.abs()),
+                            "loss {loss}, −mean log softmax[y] is {expected}"
+                        );
+                        let mut onehot = DMatrix::zeros(rows, cols);
+                        for (j, &y) in targets.iter().enumerate() {
+                            onehot[(y, j)] = 1.0;
+                        }
+                        let expected = (p - onehot) / (tau * b);
+                        check!(
+                            (grad - &expected).amax() <= 1e-12 * (1.0 + expected.amax()),
+                            "a gradient {grad}, (softmax − onehot) / (τ B) is {expected}"
+                        );
+                    }
                     for column in grad.column_iter() {
                         check!(
                             column.sum().abs() <= 1e-9 / tau,
@@ -2824,11 +2934,13 @@ fn optim_case() -> impl Strategy<Value = OptimCase> {
 }
 
 /// Runs the optimizer; `valid` says whether its settings are in range.
+/// `kind`: 0 SGD, 1 momentum, 2 Adam.
 fn optimizer_checks<O: rnn_core::optim::Optimizer<f64> + std::fmt::Debug>(
     mut opt: O,
     valid: bool,
     c: &OptimCase,
 ) -> Result<(), TestCaseError> {
+    let kind = c.kind;
     // Finite results are required of moderate settings (a momentum of 1e308 overflows).
     let (lr, beta1, _, eps) = c.settings;
     let moderate_settings = lr <= 1e3 && beta1 <= 1e3 && eps <= 1e3;
@@ -2867,10 +2979,33 @@ fn optimizer_checks<O: rnn_core::optim::Optimizer<f64> + std::fmt::Debug>(
                     "an error, but the state changed"
                 );
             }
-            Ok(()) => check!(
-                !tame || !moderate_settings || params_finite(&params),
-                "parameters {params:?} not finite from finite parameters and gradients"
-            ),
+            Ok(()) => {
+                check!(
+                    !tame || !moderate_settings || params_finite(&params),
+                    "parameters {params:?} not finite from finite parameters and gradients"
+                );
+                // The rules themselves, where they are simple: SGD (and momentum's first step,
+                // b = g) is θ − η g; Adam's first step moves no entry by more than η.
+                let (old, new, g) = (before.to_flat(), params.to_flat(), grads.to_flat());
+                if tame && moderate_settings {
+                    let plain = kind == 0 || (kind == 1 && state_before.is_empty());
+                    for ((o, x), gi) in old.iter().zip(&new).zip(&g) {
+                        if plain {
+                            check!(
+                                x.to_bits_eq(&(o - lr * gi)),
+                                "θ = {o}, g = {gi}, η = {lr}: {x}, not θ − η g"
+                            );
+                        }
+                        if kind == 2 && state_before.len() == 1 {
+                            check!(
+                                (x - o).abs() <= lr * (1.0 + 1e-9),
+                                "a first Adam step of {} with η = {lr}",
+                                x - o
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
     let n = params.param_count();
@@ -3300,6 +3435,18 @@ fn prop_esn() -> Outcome {
             );
         }
         let generated = call!("EchoStateNetwork::generate", net.generate(&xs, c.generate); "{}, {} steps", args(), c.generate);
+        // The first generated output is the prediction after the warm-up inputs.
+        if let (Ok(ys), Ok(ps)) = (&generated, &predicted)
+            && let (Some(y), Some(p)) = (ys.first(), ps.last())
+            && tame
+        {
+            check!(
+                same_matrix(y, p),
+                "a first generated output {} unlike the last prediction {}",
+                m_text(y),
+                m_text(p)
+            );
+        }
         if let Ok(ys) = &generated {
             check!(
                 ys.len() == c.generate && ys.iter().all(|y| y.shape() == (inputs, c.batch)),
@@ -3810,11 +3957,33 @@ fn prop_checkpoints() -> Outcome {
                     && same_state(&optimizer_state(&loader), &state_before),
                 "an error, but the parameters or the optimizer changed"
             ),
-            Ok(()) if compatible => check!(
-                same_state(&model_flat(&target), &model_flat(&source))
-                    && same_state(&optimizer_state(&loader), &optimizer_state(&saver)),
-                "other parameters or optimizer state than saved"
-            ),
+            Ok(()) if compatible => {
+                check!(
+                    same_state(&model_flat(&target), &model_flat(&source))
+                        && same_state(&optimizer_state(&loader), &optimizer_state(&saver)),
+                    "other parameters or optimizer state than saved"
+                );
+                // Resuming continues bit for bit: one more step on both.
+                let values: Vec<f64> = mk.values(model_flat(&source).len());
+                let (mut a, mut b) = (source.clone(), target.clone());
+                let (mut oa, mut ob) = (saver.clone(), loader.clone());
+                let ra = with_model!(&mut a, |m| with_optimizer!(&mut oa, |o| {
+                    let mut g = m.clone();
+                    let _ = g.set_flat(&values);
+                    o.step(m, &g).is_ok()
+                }));
+                let rb = with_model!(&mut b, |m| with_optimizer!(&mut ob, |o| {
+                    let mut g = m.clone();
+                    let _ = g.set_flat(&values);
+                    call!("Optimizer::step", o.step(m, &g); "{o:?} after checkpoint::load").is_ok()
+                }));
+                check!(
+                    ra == rb
+                        && same_state(&model_flat(&a), &model_flat(&b))
+                        && same_state(&optimizer_state(&oa), &optimizer_state(&ob)),
+                    "a step after loading unlike the same step before saving"
+                );
+            }
             Ok(()) => {}
         }
         // Paths that cannot be read or written.
