@@ -300,7 +300,9 @@ pub(crate) fn product_tn<T: Scalar>(c: MatMut<'_, T>, a: Mat<'_, T>, b: Mat<'_, 
     if c.rows == 0 || c.cols == 0 {
         return;
     }
-    if c.cols >= PACK_FROM && size_of::<T>() <= 8 {
+    // An empty inner dimension (C = 0, or unchanged when accumulating) is the plain product's
+    // case too: the dot products below would index columns of an empty `A`.
+    if a.rows == 0 || (c.cols >= PACK_FROM && size_of::<T>() <= 8) {
         // Many columns: the packed product of the transposed view reuses each panel of `Aᵀ`.
         return product(c, a.t(), b, accumulate);
     }

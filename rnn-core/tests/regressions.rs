@@ -656,3 +656,15 @@ fn echo_state_scalings_are_checked() {
         assert!(matches!(error, Error::OutOfRange { .. }), "{error}");
     }
 }
+
+// Found by the API harness: `Aᵀ B` with an empty inner dimension indexed an empty `A`.
+#[test]
+fn a_transposed_product_over_nothing_is_zero() {
+    use rnn_core::gemm::{Mat, MatMut, gemm_tn};
+    let (a, b) = ([0.0_f64; 0], [0.0_f64; 0]);
+    let mut c = [7.0_f64; 4];
+    let a = Mat::strided(&a, 0, 2, 1, 1).unwrap();
+    let b = Mat::strided(&b, 0, 1, 1, 0).unwrap();
+    gemm_tn(MatMut::with_col_stride(&mut c, 2, 1, 2).unwrap(), a, b, false).unwrap();
+    assert_eq!(c, [0.0, 0.0, 7.0, 7.0]);
+}
