@@ -4026,7 +4026,7 @@ fn gemm_case() -> impl Strategy<Value = GemmCase> {
     let dim = prop_oneof![6 => 0..=9usize, 2 => 10..=30usize, 1 => 250..=270usize];
     (
         (dim.clone(), prop_oneof![4 => 0..=9usize, 1 => 8..=20usize], dim),
-        (0..4usize, 0..4usize),
+        (0..6usize, 0..6usize),
         0..=2usize,
         any::<bool>(),
         prop::bool::weighted(0.3),
@@ -4047,12 +4047,23 @@ fn gemm_case() -> impl Strategy<Value = GemmCase> {
 }
 
 /// Storage and strides `(row_stride, col_stride)` for a `rows × cols` operand in `layout`.
+/// Layouts 4 and 5 are read-only views a slice allows: every row the same (row stride 0), and
+/// overlapping columns (column stride 1: entry (i, j) at i + j).
 fn operand_layout(rows: usize, cols: usize, layout: usize) -> (usize, usize, usize) {
+    let extent = |rs: usize, cs: usize| {
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * rs + (cols - 1) * cs + 1
+        }
+    };
     match layout {
         0 => (rows * cols, 1, rows),
         1 => (rows * cols, cols, 1),
         2 => ((rows + 2) * cols, 1, rows + 2),
-        _ => (rows * (cols + 1), cols + 1, 1),
+        3 => (rows * (cols + 1), cols + 1, 1),
+        4 => (extent(0, 1), 0, 1),
+        _ => (extent(1, 1), 1, 1),
     }
 }
 
@@ -4071,13 +4082,15 @@ fn gemm_check<T: Scalar>(c: &GemmCase) -> Result<(), TestCaseError> {
         let mut mk = Maker::new(&c.pool, None);
         // A as an m × k operand (gemm) or the k × m operand whose transpose is used (gemm_tn).
         let (a_rows, a_cols) = if c.transposed_product { (k, m) } else { (m, k) };
+        // gemm_tn takes operands with contiguous columns (row stride 1) only.
+        let contiguous = |l: usize| [0, 2, 5][l % 3];
         let a_layout = if c.transposed_product {
-            (c.layouts.0 % 3) & !1
+            contiguous(c.layouts.0)
         } else {
             c.layouts.0
         };
         let b_layout = if c.transposed_product {
-            (c.layouts.1 % 3) & !1
+            contiguous(c.layouts.1)
         } else {
             c.layouts.1
         };
