@@ -77,19 +77,6 @@ impl<T: Scalar, C: Cell<T>> DirectionRun<T, C> {
     }
 }
 
-/// A layer feeds its one input sequence to the cell: a cell with several inputs would see the
-/// same `x_t` on each of them, so it is refused.
-fn check_single_input<T: Scalar, C: Cell<T>>() -> Result<(), Error> {
-    if C::Input::NAMES.len() != 1 {
-        return Err(Error::Length {
-            what: format!("inputs of {} (a layer feeds one input sequence)", C::NAME),
-            expected: 1,
-            found: C::Input::NAMES.len(),
-        });
-    }
-    Ok(())
-}
-
 fn direction_name(reverse: bool) -> String {
     if reverse {
         "a reverse direction"
@@ -131,7 +118,7 @@ impl<T: Scalar, C: Cell<T>> Direction<T, C> {
     /// Runs over `xs` (in time order; the cell's single input). A cell with several inputs is
     /// an [`Error::Length`].
     pub fn forward(&self, xs: &[DMatrix<T>], initial: &C::State) -> Result<DirectionRun<T, C>, Error> {
-        check_single_input::<T, C>()?;
+        crate::drivers::check_single_input::<T, C>("a layer")?;
         let order = self.order(xs.len());
         let inputs: Vec<C::Input> = order
             .iter()
@@ -159,7 +146,7 @@ impl<T: Scalar, C: Cell<T>> Direction<T, C> {
         d_outputs: &[DMatrix<T>],
         d_final: &C::State,
     ) -> Result<DirectionGrad<T, C>, Error> {
-        check_single_input::<T, C>()?;
+        crate::drivers::check_single_input::<T, C>("a layer")?;
         if run.reverse != self.reverse {
             return Err(Error::Mismatch {
                 what: format!("run of a direction of {}", C::NAME),

@@ -357,7 +357,7 @@ fn layers_refuse_cells_with_several_inputs() {
     assert_eq!(
         error,
         Error::Length {
-            what: "inputs of TwoInputs (a layer feeds one input sequence)".into(),
+            what: "inputs of TwoInputs (a layer feeds one input)".into(),
             expected: 1,
             found: 2,
         }

@@ -92,13 +92,7 @@ pub struct DecoderGrad<T: Scalar, C: Cell<T>> {
 impl<T: Scalar, C: Cell<T>> Decoder<T, C> {
     fn check(&self) -> Result<(), Error> {
         self.cell.check_params()?;
-        if C::Input::NAMES.len() != 1 {
-            return Err(Error::Length {
-                what: format!("inputs of {} (a decoder feeds one input)", C::NAME),
-                expected: 1,
-                found: C::Input::NAMES.len(),
-            });
-        }
+        super::check_single_input::<T, C>("a decoder")?;
         let h = self.cell.state_rows(C::OUTPUT);
         let expected = (self.cell.input_rows(0), h);
         if self.readout.w.shape() != expected {

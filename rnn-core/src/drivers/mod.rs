@@ -116,15 +116,22 @@ pub fn last_output_adjoint<T: Scalar, C: Cell<T>>(
     Ok(d_states)
 }
 
-/// The single input matrix of a cell with one input, as that input type.
-fn single_input<T: Scalar, C: Cell<T>>(cell: &C, x: &DMatrix<T>, what: &str) -> Result<C::Input, Error> {
+/// A cell fed one sequence (by `feeder`: "a decoder", "a layer") must have exactly one input:
+/// a cell with several would see the same matrix on each.
+pub(crate) fn check_single_input<T: Scalar, C: Cell<T>>(feeder: &str) -> Result<(), Error> {
     if C::Input::NAMES.len() != 1 {
         return Err(Error::Length {
-            what: format!("inputs of {} ({what} feeds one input)", C::NAME),
+            what: format!("inputs of {} ({feeder} feeds one input)", C::NAME),
             expected: 1,
             found: C::Input::NAMES.len(),
         });
     }
+    Ok(())
+}
+
+/// The single input matrix of a cell with one input, as that input type.
+fn single_input<T: Scalar, C: Cell<T>>(cell: &C, x: &DMatrix<T>, what: &str) -> Result<C::Input, Error> {
+    check_single_input::<T, C>(what)?;
     if x.nrows() != cell.input_rows(0) {
         return Err(Error::Shape {
             what: format!("{what} (input `{}` of {})", C::Input::NAMES[0], C::NAME),
