@@ -1702,6 +1702,76 @@ fn packed<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
     let grads =
         call!("drivers::bptt_lengths", drivers::bptt_lengths(cell, &run, &d_states, &d_final); "{}", bargs());
     expect_ok(&grads, valid)?;
+    if valid && *tame {
+        // NaN in the padding changes nothing, bit for bit.
+        let padded: Vec<C::Input> = xs
+            .iter()
+            .enumerate()
+            .map(|(t, x)| {
+                let mut x = x.clone();
+                for k in 0..C::Input::NAMES.len() {
+                    if let Some(m) = x.get_mut(k) {
+                        for (j, &l) in lengths.iter().enumerate() {
+                            if t >= l {
+                                m.column_mut(j).fill(f64::NAN);
+                            }
+                        }
+                    }
+                }
+                x
+            })
+            .collect();
+        let again = call!("drivers::unroll_lengths", drivers::unroll_lengths(cell, &h0, &padded, &lengths); "{} with NaN padding", args());
+        check!(again.is_ok(), "Err with NaN padding: {:?}", again.as_ref().err());
+        if let Ok(again) = &again {
+            check!(
+                packed_outputs(again)
+                    .iter()
+                    .zip(packed_outputs(&run))
+                    .all(|(a, b)| same_matrix(a, b))
+                    && same_tensors(packed_final(again), packed_final(&run)),
+                "outputs or final states changed by NaN padding"
+            );
+            let g2 = call!("drivers::bptt_lengths", drivers::bptt_lengths(cell, again, &d_states, &d_final); "{} with NaN padding", bargs());
+            if let (Ok(g), Ok(g2)) = (&grads, &g2) {
+                check!(
+                    same_params(&g.params, &g2.params)
+                        && same_tensors(&g.initial_state, &g2.initial_state)
+                        && g.inputs.iter().zip(&g2.inputs).all(|(a, b)| same_tensors(a, b)),
+                    "gradients changed by NaN padding"
+                );
+            }
+        }
+        // Each column equals its sequence run alone (to rounding: other widths, other paths).
+        for (j, &l) in lengths.iter().enumerate() {
+            let initial = column(&h0, j);
+            if l == 0 {
+                check!(
+                    same_tensors(&column(packed_final(&run), j), &initial),
+                    "sequence {j} of length 0 does not end in its initial state"
+                );
+                continue;
+            }
+            let alone: Vec<C::Input> = xs[..l].iter().map(|x| column(x, j)).collect();
+            if let Ok(single) = seq::unroll(cell, &initial, &alone) {
+                check!(
+                    close_tensors(single.last_state(), &column(packed_final(&run), j)),
+                    "the final state of sequence {j} (length {l}) unlike the sequence run alone"
+                );
+                for t in 0..l {
+                    if let (Some(a), Some(y)) = (single.output(t + 1), packed_outputs(&run).get(t)) {
+                        let y = y.columns(j, 1).into_owned();
+                        let scale = a.iter().chain(y.iter()).fold(1.0f64, |m, v| m.max(v.abs()));
+                        check!(
+                            (a - &y).iter().all(|d| d.abs() <= 1e-10 * scale),
+                            "output {} of sequence {j} unlike the sequence run alone",
+                            t + 1
+                        );
+                    }
+                }
+            }
+        }
+    }
     if let Ok(g) = &grads {
         check_grad(cell, &g.params, *tame, "bptt_lengths params")?;
         check!(
@@ -2254,6 +2324,36 @@ fn layers<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
             );
         }
         check_state(cell, run.final_state(), b, *tame, "direction final state")?;
+        // A reverse direction is an unroll over the reversed sequence, its outputs put back in
+        // time order; the final state is that of the last step processed.
+        if valid {
+            let order: Vec<usize> = if direction.reverse {
+                (0..steps).rev().collect()
+            } else {
+                (0..steps).collect()
+            };
+            let inputs: Vec<C::Input> = order
+                .iter()
+                .map(|&t| C::Input::from_fn(|_| xs[t].clone()))
+                .collect();
+            if let Ok(plain) = seq::unroll(cell, &h0, &inputs) {
+                for (j, &t) in order.iter().enumerate() {
+                    check!(
+                        plain
+                            .output(j + 1)
+                            .is_some_and(|y| same_matrix(y, &run.outputs()[t])),
+                        "output at t = {} unlike step {} of an unroll over the {} sequence",
+                        t + 1,
+                        j + 1,
+                        if direction.reverse { "reversed" } else { "given" }
+                    );
+                }
+                check!(
+                    same_tensors(plain.last_state(), run.final_state()),
+                    "a final state unlike the last step processed"
+                );
+            }
+        }
         let d_outputs = mk.matrices(out_rows, b, c.count(10, steps));
         let d_final = mk.state(cell, b);
         let grads = call!("Direction::backward", direction.backward(run, &d_outputs, &d_final); "{}, d_outputs {}, d_final {}", args(), matrices_text(&d_outputs), shape_text(&d_final));
@@ -2371,6 +2471,21 @@ fn layers<C: Make>(s: &Setup<C>, c: &SeqCase) -> Result<(), TestCaseError> {
                 run.finals().len(),
                 layer.directions.len()
             );
+            // The layer's output at t is [h_fwd,t; h_rev,t], each direction's output stacked.
+            for (t, y) in run.outputs().iter().enumerate() {
+                let mut offset = 0;
+                for d in run.directions() {
+                    if let Some(part) = d.outputs().get(t) {
+                        let fits = offset + part.nrows() <= y.nrows() && part.ncols() == y.ncols();
+                        check!(
+                            fits && same_matrix(&y.rows(offset, part.nrows()).into_owned(), part),
+                            "output at t = {} unlike its directions' outputs stacked",
+                            t + 1
+                        );
+                        offset += part.nrows();
+                    }
+                }
+            }
             let d_outputs = mk.matrices(rows, b, steps);
             let d_finals: Vec<C::State> = layer.directions.iter().map(|d| mk.state(&d.cell, b)).collect();
             let grads = call!("Layer::backward", layer.backward(run, &d_outputs, &d_finals); "{}, d_outputs {}", args(), matrices_text(&d_outputs));
@@ -3329,15 +3444,16 @@ fn prop_esn() -> Outcome {
         let (r, k) = c.matrix;
         let m: DMatrix<f64> = mk.matrix(r, k);
         let radius = call!("esn::spectral_radius", esn::spectral_radius(&m); "{}", m_text(&m));
+        // ‖M‖_F, scaled so that tiny entries do not underflow when squared.
+        let frobenius = reference_norm(m.as_slice());
         if let Ok(radius) = radius {
             check!(
                 m.is_square() && m.iter().all(|x| x.is_finite()),
                 "Ok for a non-square or non-finite matrix"
             );
             check!(
-                radius >= 0.0 && radius <= m.norm() * (1.0 + 1e-9) + 1e-300,
-                "a radius beyond [0, ‖M‖_F]: {radius} (Frobenius norm {})",
-                m.norm()
+                radius >= 0.0 && radius <= frobenius * (1.0 + 1e-9),
+                "a radius beyond [0, ‖M‖_F]: {radius} (Frobenius norm {frobenius})"
             );
         }
         let features: DMatrix<f64> = mk.matrix(r, k);
