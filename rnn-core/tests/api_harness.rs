@@ -3478,6 +3478,15 @@ fn prop_esn() -> Outcome {
             );
         }
         let predicted: DMatrix<f64> = mk.matrix(r, k);
+        let (pr, pk) = predicted.shape();
+        let taller = DMatrix::from_fn(pr + 1, pk, |i, j| if i < pr { predicted[(i, j)] } else { 0.5 });
+        let mismatched = call!("esn::nrmse", esn::nrmse(&taller, &m); "predicted {:?}, target {:?}", taller.shape(), m.shape());
+        check!(
+            mismatched.is_err() || taller.shape() == m.shape(),
+            "Ok for shapes {:?} and {:?}",
+            taller.shape(),
+            m.shape()
+        );
         let score = call!("esn::nrmse", esn::nrmse(&predicted, &m); "predicted {:?}, target {:?}", predicted.shape(), m.shape());
         if let Ok(score) = score {
             check!(
@@ -4541,7 +4550,7 @@ fn prop_scalars() -> Outcome {
 
 /// Counts no machine can hold: every call must return an error (or, where a count cannot be
 /// refused, finish quickly) instead of aborting, panicking or running for ever.
-const HUGE: [usize; 3] = [1 << 40, usize::MAX / 2, usize::MAX];
+const HUGE: [usize; 4] = [1 << 40, 1 << 62, usize::MAX / 2, usize::MAX];
 
 /// The calls made with huge counts: (entry point, description).
 fn huge_calls() -> Vec<(&'static str, usize)> {
