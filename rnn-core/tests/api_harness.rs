@@ -949,6 +949,11 @@ fn expect_ok<R>(r: &Result<R, Error>, valid: bool) -> Result<(), TestCaseError> 
         "Err for valid arguments: {:?}",
         r.as_ref().err()
     );
+    // Every error says something.
+    if let Err(e) = r {
+        let text = call!("Error::fmt", e.to_string());
+        check!(!text.trim().is_empty(), "an error without a message: {e:?}");
+    }
     Ok(())
 }
 
@@ -3845,6 +3850,15 @@ fn weights_round<
     let _ = source.set_flat(&values);
     let (slot_a, slot_b) = (make_slot(c.slots.0), make_slot(c.slots.1));
     let mut writer = call!("WeightWriter::new", WeightWriter::new());
+    // Names: PyTorch's for the usual ones, any string kept otherwise.
+    for name in ["w", "b", "w_", "b_", "", "w_ih", "bias", "ŵ_ħ", "w_b_c"] {
+        let torch = call!("weights::torch_name", rnn_core::weights::torch_name(name); "{name:?}");
+        let key = call!("Slot::key", slot_a.key(name); "{slot_a:?}, {name:?}");
+        check!(
+            key.starts_with(&torch),
+            "key {key:?} of {name:?} does not start with its torch name {torch:?}"
+        );
+    }
     let added = call!("WeightWriter::add", writer.add(&source, slot_a).map(|_| ()); "{} params under {slot_a:?}", source.param_count());
     check!(added.is_ok(), "Err for one parameter set: {added:?}");
     let vector: Vec<TA> = Maker::new(&c.pool, None).values(c.vector.unwrap_or(0));
@@ -4311,6 +4325,17 @@ fn gemm_check<T: Scalar>(c: &GemmCase) -> Result<(), TestCaseError> {
             let mut small = vec![T::zero(); 4];
             let r = call!("MatMut::with_col_stride", MatMut::with_col_stride(&mut small, 2, 2, huge).map(|_| ()); "2 × 2, column stride {huge}, 4 values");
             check!(r.is_err(), "Ok for a stride that overflows");
+        }
+        if let Ok(a) = &a {
+            let t = call!("Mat::t", a.t());
+            check!(
+                t.rows() == a.cols() && t.cols() == a.rows(),
+                "a transpose of {} × {} with {} × {}",
+                a.rows(),
+                a.cols(),
+                t.rows(),
+                t.cols()
+            );
         }
         let (Ok(a), Ok(b), Ok(out)) = (a, b, out) else {
             return Ok(());
