@@ -29,6 +29,19 @@ pub(crate) fn positive<T: Scalar>(what: &str, value: T) -> Result<(), Error> {
     Ok(())
 }
 
+/// `value` must be finite and at least `floor`.
+pub(crate) fn finite_at_least<T: Scalar>(what: &str, value: T, floor: T) -> Result<(), Error> {
+    finite(what, value)?;
+    if value < floor {
+        return Err(Error::OutOfRange {
+            what: what.to_owned(),
+            range: format!("[{:e}, ∞) (finite)", floor.real_part()),
+            found: format!("{:e}", value.real_part()),
+        });
+    }
+    Ok(())
+}
+
 fn finite<T: Scalar>(what: &str, value: T) -> Result<(), Error> {
     if value.is_finite() {
         Ok(())

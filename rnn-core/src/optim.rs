@@ -9,8 +9,10 @@
 //! The optimizer's state ([`Optimizer::state`]) is a flat vector, so checkpoints can save it.
 //!
 //! Settings are checked at every step as PyTorch checks them at construction: a learning rate
-//! or momentum that is negative or not finite, an ε that is not positive and finite (PyTorch
-//! allows ε = 0, which turns a zero gradient into 0 / 0), or a β outside `[0, 1)`, is an
+//! or momentum that is negative or not finite, an ε that is not finite or below the square root
+//! of the smallest normal number (≈ 1.5e-154 in f64, 1.1e-19 in f32; PyTorch allows 0, which
+//! turns a zero gradient into 0 / 0 and lets a gradient whose square underflows take a step far
+//! beyond η), or a β outside `[0, 1)`, is an
 //! [`Error::OutOfRange`] / [`Error::NonFinite`] and leaves the parameters unchanged. So is a
 //! gradient whose layout (the shape of every tensor, in order) differs from the parameters'.
 
@@ -217,11 +219,24 @@ impl<T: Scalar> Adam<T> {
     }
 }
 
+/// The smallest ε Adam takes: the square root of the smallest normal number of `T` (f64's, or
+/// f32's when f64's rounds to 0 in `T`).
+fn epsilon_floor<T: Scalar>() -> T {
+    let floor = T::of_f64(f64::MIN_POSITIVE.sqrt());
+    if floor > T::zero() {
+        floor
+    } else {
+        T::of_f64(f64::from(f32::MIN_POSITIVE).sqrt())
+    }
+}
+
 impl<T: Scalar> Adam<T> {
     fn check_settings(&self) -> Result<(), Error> {
         crate::checks::non_negative("learning rate of Adam", self.learning_rate)?;
-        // ε > 0 (PyTorch allows 0): with ε = 0 a zero gradient makes 0 / 0.
-        crate::checks::positive("epsilon of Adam", self.epsilon)?;
+        // ε ≥ √(smallest normal) (PyTorch allows 0): with ε = 0 a zero gradient makes 0 / 0, and
+        // below that floor a gradient whose square underflows to 0 makes a step of up to
+        // η |g| / ε ≫ η. At or above it, no step exceeds η.
+        crate::checks::finite_at_least("epsilon of Adam", self.epsilon, epsilon_floor::<T>())?;
         for (what, beta) in [("beta1 of Adam", self.beta1), ("beta2 of Adam", self.beta2)] {
             crate::checks::non_negative(what, beta)?;
             if beta >= T::one() {

@@ -612,12 +612,27 @@ fn degenerate_settings_and_sizes_are_errors_or_exact() {
         loss::softmax(&DMatrix::<f64>::zeros(0, 1), 1.0),
         Err(Error::Shape { .. })
     ));
-    // ε = 0 turned a zero gradient into 0 / 0.
-    let mut adam = Adam::new(0.0);
-    adam.epsilon = 0.0;
-    let mut params = Flat(vec![1.0, 2.0]);
-    assert!(adam.step(&mut params, &Flat(vec![0.0, 0.0])).is_err());
-    assert_eq!(params.0, vec![1.0, 2.0]);
+    // ε = 0 turned a zero gradient into 0 / 0, and a subnormal ε let a gradient whose square
+    // underflows step by η |g| / ε ≫ η.
+    for epsilon in [0.0, 5e-324, 1e-200] {
+        let mut adam = Adam::new(0.25);
+        adam.epsilon = epsilon;
+        let mut params = Flat(vec![1.0, 2.0]);
+        assert!(
+            adam.step(&mut params, &Flat(vec![0.0, -1e-300])).is_err(),
+            "ε = {epsilon:e}"
+        );
+        assert_eq!(params.0, vec![1.0, 2.0]);
+    }
+    let mut adam = Adam::new(0.25);
+    adam.epsilon = 1.5e-154;
+    let mut params = Flat(vec![1.0_f64, 2.0]);
+    adam.step(&mut params, &Flat(vec![0.0, -1e-300])).unwrap();
+    assert!(
+        (params.0[1] - 2.0).abs() <= 0.25,
+        "a first step beyond η: {}",
+        params.0[1]
+    );
     // A norm near f64::MAX: the clipped gradient has norm τ to rounding.
     let mut g = Flat(vec![f64::MAX, 0.0]);
     let tau = 2.8629806349269536e-4;

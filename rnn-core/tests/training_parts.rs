@@ -28,8 +28,9 @@ fn adam_follows_the_bias_corrected_rule() {
     let mut opt = Adam::new(0.125);
     opt.beta1 = 0.5;
     opt.beta2 = 0.75;
-    // ε must be positive; 1e-300 vanishes in √v̂ + ε here (√v̂ ≥ 1), so the values are exact.
-    opt.epsilon = 1e-300;
+    // ε has a floor (1.5e-154 in f64); 1e-150 vanishes in √v̂ + ε here (√v̂ ≥ 1), so the
+    // values are exact.
+    opt.epsilon = 1e-150;
     // Step 1: m̂ = g, v̂ = g², the update is η sign(g).
     opt.step(&mut theta, &Flat(vec![2.0, -4.0])).unwrap();
     assert_eq!(theta.0, [-0.125, 0.125]);
