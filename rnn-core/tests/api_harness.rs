@@ -3687,12 +3687,15 @@ enum FileEdit {
     HeaderLength(u64),
     /// Bytes from the pool instead of a file.
     Garbage(usize),
+    /// A `__metadata__` entry, as PyTorch's `save_file(..., metadata=...)` writes: harmless.
+    Metadata,
 }
 
 fn file_edit() -> impl Strategy<Value = FileEdit> {
     let k = 0..6usize;
     prop_oneof![
         6 => Just(FileEdit::None),
+        1 => Just(FileEdit::Metadata),
         1 => (k.clone(), prop::sample::select(vec!["F16", "BF16", "I64", "F32", "F64", "BOOL", "U8", "F4", "C64", "XYZ", ""])).prop_map(|(k, d)| FileEdit::Dtype(k, d)),
         1 => (k.clone(), prop::collection::vec(prop_oneof![4 => 0..6u64, 1 => Just(1u64 << 40), 1 => Just(u64::MAX)], 0..=3)).prop_map(|(k, s)| FileEdit::Shape(k, s)),
         1 => (k.clone(), -9..=9i64, -9..=9i64).prop_map(|(k, a, b)| FileEdit::Offsets(k, a, b)),
@@ -3726,6 +3729,9 @@ fn edit_file(bytes: &[u8], edit: &FileEdit, pool: &Pool) -> Vec<u8> {
     let pick = |keys: &[String], k: usize| keys.get(k % keys.len().max(1)).cloned();
     match edit {
         FileEdit::None => bytes.to_vec(),
+        FileEdit::Metadata => header_edit(&|h, _| {
+            h.insert("__metadata__".to_owned(), serde_json::json!({ "format": "pt" }));
+        }),
         FileEdit::Dtype(k, dtype) => header_edit(&|h, keys| {
             if let Some(key) = pick(keys, *k) {
                 h[&key]["dtype"] = serde_json::json!(dtype);
@@ -3891,7 +3897,7 @@ fn weights_round<
         return Ok(());
     };
     let edited = edit_file(&bytes, &c.edit, &c.pool);
-    let unedited = matches!(c.edit, FileEdit::None);
+    let unedited = matches!(c.edit, FileEdit::None | FileEdit::Metadata);
     let file = if c.through_disk {
         let dir = scratch_dir("weights");
         let path = dir.join("w.safetensors");
@@ -4143,7 +4149,7 @@ fn prop_checkpoints() -> Outcome {
             && c.dims.0 == c.dims.1
             && c.optimizers.0 == c.optimizers.1
             && slot_a == slot_b
-            && matches!(c.edit, FileEdit::None)
+            && matches!(c.edit, FileEdit::None | FileEdit::Metadata)
             && finite_state;
         check!(
             loaded.is_ok() || !compatible,
