@@ -2,20 +2,31 @@
 //!
 //! Every entry point is called with random shapes, sequence lengths, batch sizes (0 included),
 //! values (NaN, ±∞, ±1e300, subnormals, negative or zero limits, learning rates and
-//! temperatures), with records made by one object handed to another, and with records edited
-//! where their public fields allow it. Each call must either return `Ok` with a correctly shaped
-//! result — finite when every input was finite and moderate (|x| ≤ 1e3, subnormals included) —
-//! or a typed `Err(rnn_core::Error)`; it must never panic. A failure names the entry point, its
-//! arguments, and (from proptest) the minimal case.
+//! temperatures), with records made by one object handed to another (trajectories, packed
+//! trajectories, decoder and stack runs, windows, gradients, weight files, checkpoints), and
+//! with objects edited where their public fields allow it. Each call must either return `Ok`
+//! with a correctly shaped result — finite when every input was finite and moderate (|x| ≤ 1e3,
+//! subnormals included) — or a typed `Err(rnn_core::Error)`; it must never panic. Where the
+//! documentation promises more, that is checked too: gradients against central differences
+//! (smooth cells), batch columns against sequences run alone, NaN padding changing nothing,
+//! bit-for-bit claims (TBPTT over one window, checkpoints resumed, weights written and read),
+//! update rules and loss gradients against their formulas, products against naive sums.
+//!
+//! A failure names the entry point, its arguments and the panic location (with the library
+//! frame that called into the standard library or a dependency), and proptest prints the
+//! minimal case. Randomness comes from the strategies only (free functions returning
+//! `impl Strategy`); per-case work is small (T ≤ 6 mostly, B ≤ 4 mostly, now and then 20–30
+//! state rows and 5–12 columns to reach the packed products).
 //!
 //! Counts as huge as `1 << 40` or `usize::MAX / 2` may make a library abort on allocation
 //! failure, which no `catch_unwind` survives: [`huge_counts`] runs each of those calls in a
-//! child process (this test binary, re-run on one filtered test) with a time limit.
+//! child process (this test binary, re-run on one filtered test) with a memory and a time
+//! limit.
 //!
 //! Case counts scale with `PROPTEST_CASES` (256 is the default scale); the default run makes
 //! at least 100 000 public calls, which [`at_least_100k_calls`] asserts.
 //! `API_HARNESS_SURVEY=1` records every distinct panic location and wrong result instead of
-//! stopping at the first, and prints them (`--nocapture`).
+//! stopping at the first, and prints them from `at_least_100k_calls` (`--nocapture`).
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
