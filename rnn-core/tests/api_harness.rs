@@ -3253,6 +3253,19 @@ fn prop_optim() -> Outcome {
             r.is_err() && same_params(&a, &before),
             "Ok for the gradients of another cell with as many parameters"
         );
+        // Adam's first step moves no entry by more than η, whatever ε > 0 and however small the
+        // gradient (g² may underflow to 0).
+        let mut adam = Adam::new(0.1_f64);
+        adam.beta1 = 0.76;
+        adam.beta2 = 0.1;
+        adam.epsilon = 5e-324;
+        let mut p = rnn_core::clip::Flat(vec![0.0_f64, 0.0]);
+        let r = call!("Optimizer::step", adam.step(&mut p, &rnn_core::clip::Flat(vec![-1e-300, 1.0])); "Adam (η 0.1, β₁ 0.76, β₂ 0.1, ε 5e-324), params [0, 0], gradients [-1e-300, 1]");
+        check!(
+            r.is_err() || p.0.iter().all(|x| x.abs() <= 0.1 * (1.0 + 1e-9)),
+            "a first step to {:?} (η = 0.1)",
+            p.0
+        );
         Ok(())
     })
 }
